@@ -1,0 +1,105 @@
+"""The pixels of one source, normalised for DICOM, with what the source says about them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+CONVERSION_TYPES = {
+    "DF": "digitized film",
+    "SD": "scanned document",
+    "DV": "digitized video",
+    "WSD": "workstation",
+    "DI": "digital interface",
+}
+
+
+@dataclass(frozen=True)
+class SourceImage:
+    """Pixels as ``(frames, rows, columns, samples)``, uint8 or uint16, samples 1 or 3.
+
+    ``bits_stored`` is what the data needs (8; 12 or 16 for uint16 grey).
+    ``pixel_spacing`` is (row, column) in mm where the source knows its resolution.
+    ``jpeg_bitstream`` holds the source's own JPEG bytes when they can be encapsulated
+    as they are (baseline 8-bit, single frame, no orientation change needed).
+    ``conversion_type`` is the source's suggestion (``CONVERSION_TYPES``).
+    ``lossy_compression`` is (method, ratio) of lossy compression the source already went
+    through, e.g. ``("ISO_10918_1", 9.8)`` for a JPEG file; ``source_format`` names the
+    file format ("JPEG", "PNG", "TIFF", "BMP").
+    """
+
+    pixels: np.ndarray
+    bits_stored: int
+    conversion_type: str = "WSD"
+    pixel_spacing: tuple[float, float] | None = None
+    jpeg_bitstream: bytes | None = None
+    source_format: str = ""
+    lossy_compression: tuple[str, float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.pixels.ndim != 4 or self.pixels.shape[-1] not in (1, 3):
+            raise ValueError(
+                f"pixels must be (frames, rows, columns, 1|3), got shape {self.pixels.shape}"
+            )
+        if self.pixels.dtype not in (np.uint8, np.uint16):
+            raise ValueError(f"pixels must be uint8 or uint16, got {self.pixels.dtype}")
+        if self.pixels.shape[-1] == 3 and self.pixels.dtype != np.uint8:
+            raise ValueError("colour pixels must be 8-bit")
+        if not 1 <= self.bits_stored <= self.pixels.dtype.itemsize * 8:
+            raise ValueError(f"bits_stored {self.bits_stored} does not fit {self.pixels.dtype}")
+        if self.conversion_type not in CONVERSION_TYPES:
+            raise ValueError(
+                f"conversion type {self.conversion_type!r} is not one of "
+                f"{', '.join(CONVERSION_TYPES)}"
+            )
+
+    @property
+    def frames(self) -> int:
+        return self.pixels.shape[0]
+
+    @property
+    def rows(self) -> int:
+        return self.pixels.shape[1]
+
+    @property
+    def columns(self) -> int:
+        return self.pixels.shape[2]
+
+    @property
+    def samples(self) -> int:
+        return self.pixels.shape[3]
+
+    @property
+    def is_colour(self) -> bool:
+        return self.samples == 3
+
+    @classmethod
+    def from_array(cls, array: np.ndarray, *, rgb: bool | None = None, **fields) -> SourceImage:
+        """Wrap a 2-D grey, (rows, cols, 3) colour, or stacked (frames, ...) array.
+
+        ``rgb`` says whether a trailing axis of 3 is colour; by default it is when the
+        array is 3-D or 4-D with a last axis of 3 and the data is 8-bit.
+        """
+        array = np.asarray(array)
+        if rgb is None:
+            rgb = array.ndim in (3, 4) and array.shape[-1] == 3 and array.dtype == np.uint8
+        if rgb:
+            if array.ndim == 3:
+                array = array[np.newaxis]
+        else:
+            if array.ndim == 2:
+                array = array[np.newaxis]
+            array = array[..., np.newaxis]
+        if array.ndim != 4:
+            raise ValueError(f"cannot make an image of an array of shape {array.shape}")
+        array = np.ascontiguousarray(array)
+        fields.setdefault("bits_stored", bits_stored_for(array))
+        return cls(array, **fields)
+
+
+def bits_stored_for(pixels: np.ndarray) -> int:
+    """8 for 8-bit data; 12 for 16-bit data that fits 12 bits, else 16."""
+    if pixels.dtype == np.uint8:
+        return 8
+    return 12 if int(pixels.max(initial=0)) < 4096 else 16
