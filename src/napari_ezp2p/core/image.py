@@ -103,3 +103,48 @@ def bits_stored_for(pixels: np.ndarray) -> int:
     if pixels.dtype == np.uint8:
         return 8
     return 12 if int(pixels.max(initial=0)) < 4096 else 16
+
+
+def image_from_array(
+    data: np.ndarray, *, rgb: bool, **fields
+) -> tuple[SourceImage, tuple[float, float] | None]:
+    """Any numeric array (a napari layer's data) as a SourceImage and the rescale it needs.
+
+    8- and 16-bit unsigned data is kept as it is. Other integer data that fits 16 bits
+    after an offset (signed CT-like data) is stored shifted, with the rescale
+    (slope 1, intercept = minimum) that gives the original values back. Float data is
+    spread over 12 bits with the rescale that maps it back (to within 1/4095 of its
+    range). Colour data becomes 8-bit (floats taken as 0..1); an alpha channel is
+    composited over white. Leading axes beyond the image plane become frames.
+    """
+    array = np.asarray(data)
+    if rgb:
+        return SourceImage.from_array(_colour_to_uint8(array), rgb=True, **fields), None
+    array = array.reshape(-1, *array.shape[-2:]) if array.ndim > 2 else array
+    if array.dtype == np.bool_:
+        return SourceImage.from_array(array.astype(np.uint8) * 255, rgb=False, **fields), None
+    if array.dtype in (np.uint8, np.uint16):
+        return SourceImage.from_array(array, rgb=False, **fields), None
+    if array.size == 0 or not np.isfinite(array).all():
+        raise ValueError("image data is empty or holds NaN/infinite values")
+    low, high = float(array.min()), float(array.max())
+    if np.issubdtype(array.dtype, np.integer) and high - low <= 65535:
+        shifted = (array.astype(np.int64) - int(low)).astype(np.uint16)
+        return SourceImage.from_array(shifted, rgb=False, **fields), (1.0, low)
+    slope = (high - low) / 4095 or 1.0
+    scaled = np.round((array.astype(np.float64) - low) / slope).astype(np.uint16)
+    return SourceImage.from_array(scaled, rgb=False, **fields), (slope, low)
+
+
+def _colour_to_uint8(array: np.ndarray) -> np.ndarray:
+    if array.shape[-1] not in (3, 4):
+        raise ValueError(f"colour data needs 3 or 4 channels, got shape {array.shape}")
+    if np.issubdtype(array.dtype, np.floating):
+        array = np.clip(array, 0, 1) * 255
+    elif array.dtype == np.uint16:
+        array = array >> 8
+    array = np.clip(np.round(array), 0, 255).astype(np.uint8)
+    if array.shape[-1] == 4:
+        alpha = array[..., 3:].astype(np.uint16)
+        array = ((array[..., :3] * alpha + 255 * (255 - alpha) + 127) // 255).astype(np.uint8)
+    return array.reshape(-1, *array.shape[-3:]) if array.ndim > 3 else array

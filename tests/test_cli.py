@@ -1,0 +1,138 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from pydicom import dcmread
+
+from napari_ezp2p.cli import main
+from tests.peers import dciodvfy_errors
+
+
+@pytest.fixture
+def images(tmp_path) -> list[Path]:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rng = np.random.default_rng(3)
+    photo = folder / "photo.jpg"
+    Image.fromarray(rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)).save(photo, quality=90)
+    film = folder / "film.png"
+    Image.fromarray(rng.integers(0, 4095, (60, 80), dtype=np.uint16)).save(film)
+    return [photo, film]
+
+
+def test_convert_writes_one_valid_file_per_input(tmp_path, images, capsys):
+    out = tmp_path / "out"
+    status = main(
+        [
+            "convert",
+            *map(str, images),
+            "-o",
+            str(out),
+            "--patient-name",
+            "DOE^JANE",
+            "--patient-id",
+            "P123",
+            "--birth-date",
+            "1984-02-29",
+            "--sex",
+            "F",
+            "--accession",
+            "ACC1",
+            "--study-description",
+            "Films",
+            "--series-description",
+            "Scans",
+            "--modality",
+            "OT",
+            "--referring",
+            "HOUSE^GREGORY",
+            "--body-part",
+            "CHEST",
+            "--study-uid",
+            "1.2.3.4",
+            "--series-uid",
+            "1.2.3.4.1",
+            "--charset",
+            "ISO_IR 100",
+        ]
+    )
+    assert status == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    written = sorted(out.glob("*.dcm"))
+    assert [p.name for p in written] == ["film.dcm", "photo.dcm"]
+    for path in written:
+        assert str(path) in "\n".join(lines)
+        assert dciodvfy_errors(path) == []
+        ds = dcmread(path)
+        assert (ds.PatientName, ds.PatientID) == ("DOE^JANE", "P123")
+        assert ds.PatientBirthDate == "19840229"
+        assert (ds.StudyInstanceUID, ds.SeriesInstanceUID) == ("1.2.3.4", "1.2.3.4.1")
+        assert ds.ReferringPhysicianName == "HOUSE^GREGORY"
+        assert ds.SpecificCharacterSet == "ISO_IR 100"
+    assert [dcmread(p).InstanceNumber for p in (out / "photo.dcm", out / "film.dcm")] == [1, 2]
+
+
+def test_film_options_and_transfer_syntax(tmp_path, images):
+    out = tmp_path / "out"
+    argv = ["convert", str(images[1]), "-o", str(out), "--ts", "jpeg-ls", "--window", "2048,4096"]
+    argv += ["--pixel-spacing", "0.085", "--conversion-type", "DF", "--rescale", "1,-1024"]
+    assert main(argv) == 0
+    ds = dcmread(out / "film.dcm")
+    assert ds.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.4.80"
+    assert (float(ds.WindowCenter), float(ds.WindowWidth)) == (2048, 4096)
+    assert [float(v) for v in ds.NominalScannedPixelSpacing] == [0.085, 0.085]
+    assert float(ds.RescaleIntercept) == -1024 and ds.ConversionType == "DF"
+    assert np.array_equal(ds.pixel_array, np.asarray(Image.open(images[1])))
+
+
+def test_jpeg_baseline_keeps_the_original_bitstream(tmp_path, images):
+    out = tmp_path / "out"
+    assert main(["convert", str(images[0]), "-o", str(out), "--ts", "jpeg-baseline"]) == 0
+    ds = dcmread(out / "photo.dcm")
+    original = images[0].read_bytes()
+    assert original in ds.PixelData
+
+
+def test_a_broken_file_is_reported_and_the_others_still_convert(tmp_path, images, capsys):
+    broken = tmp_path / "in" / "broken.png"
+    broken.write_bytes(images[1].read_bytes()[:200])
+    out = tmp_path / "out"
+    status = main(["convert", str(images[0]), str(broken), "-o", str(out)])
+    assert status == 1
+    err = capsys.readouterr().err
+    assert "broken.png" in err and "1 of 2 files failed" in err
+    assert sorted(p.name for p in out.iterdir()) == ["photo.dcm"]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--charset", "ISO_IR 100", "--patient-name", "山田^太郎"], "PatientName"),
+        (["--accession", "X" * 17], "AccessionNumber"),
+        (["--ts", "jpeg-2001"], "unknown transfer syntax 'jpeg-2001'"),
+        (["--ts", "jpeg-baseline"], "JPEG Baseline"),
+    ],
+)
+def test_bad_options_fail_before_anything_is_written(tmp_path, images, capsys, options, message):
+    out = tmp_path / "out"
+    status = main(["convert", str(images[1]), "-o", str(out), *options])
+    assert status == 1
+    assert message in capsys.readouterr().err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_the_installed_command_runs(tmp_path, images):
+    ezp2p = Path(sys.executable).parent / "ezp2p"
+    result = subprocess.run(
+        [str(ezp2p), "convert", str(images[0]), "-o", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out" / "photo.dcm").exists()
+    bad = subprocess.run([str(ezp2p), "convert", "-o", str(tmp_path)], capture_output=True)
+    assert bad.returncode == 2
