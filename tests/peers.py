@@ -1,0 +1,83 @@
+"""Helpers for tests that check our output with the real DICOM tools (dcmtk, dicom3tools, GDCM).
+
+A missing tool fails the test: these checks are the point, they are never skipped.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom import uid
+
+# dcmtk's decompressor for each encapsulated transfer syntax it can decode.
+_DCMTK_DECOMPRESSORS = {
+    uid.JPEGBaseline8Bit: "dcmdjpeg",
+    uid.JPEGExtended12Bit: "dcmdjpeg",
+    uid.JPEGLossless: "dcmdjpeg",
+    uid.JPEGLosslessSV1: "dcmdjpeg",
+    uid.JPEGLSLossless: "dcmdjpls",
+    uid.JPEGLSNearLossless: "dcmdjpls",
+    uid.RLELossless: "dcmdrle",
+}
+
+
+def require_tool(name: str) -> str:
+    """The path of the executable ``name``; fails the test when it is not installed."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is not installed: it is needed to check our output")
+    return path
+
+
+def _run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    tool = require_tool(str(args[0]))
+    result = subprocess.run([tool, *map(str, args[1:])], capture_output=True, text=True)
+    if result.returncode:
+        pytest.fail(f"{args[0]} failed ({result.returncode}): {result.stderr}{result.stdout}")
+    return result
+
+
+def dciodvfy_errors(path: str | Path) -> list[str]:
+    """The lines of dciodvfy's report that are errors (warnings left out)."""
+    tool = require_tool("dciodvfy")
+    result = subprocess.run([tool, str(path)], capture_output=True, text=True)
+    lines = (result.stdout + result.stderr).splitlines()
+    return [line for line in lines if line.startswith("Error")]
+
+
+def transfer_syntax_of(path: str | Path) -> uid.UID:
+    """The Transfer Syntax UID in the file meta information of ``path``."""
+    return pydicom.dcmread(path, stop_before_pixels=True).file_meta.TransferSyntaxUID
+
+
+def dcmtk_decompressed(path: str | Path, out_dir: str | Path) -> Path:
+    """``path`` decompressed to explicit VR little endian by dcmtk; the output file's path.
+
+    dcmtk 3.6.7 has no JPEG 2000 codec: use :func:`gdcm_decompressed` for those.
+    """
+    out = Path(out_dir) / f"{Path(path).stem}.dcmtk.dcm"
+    ts = transfer_syntax_of(path)
+    if ts.is_encapsulated:
+        if ts not in _DCMTK_DECOMPRESSORS:
+            pytest.fail(f"dcmtk 3.6.7 cannot decompress {ts.name}")
+        _run(_DCMTK_DECOMPRESSORS[ts], path, out)
+    else:
+        _run("dcmconv", "+te", path, out)
+    return out
+
+
+def gdcm_decompressed(path: str | Path, out_dir: str | Path) -> Path:
+    """``path`` decompressed by GDCM (``gdcmconv --raw``); the output file's path."""
+    out = Path(out_dir) / f"{Path(path).stem}.gdcm.dcm"
+    _run("gdcmconv", "--raw", path, out)
+    return out
+
+
+def pixels_of(path: str | Path) -> np.ndarray:
+    """The pixel data of ``path`` as pydicom decodes it."""
+    return pydicom.dcmread(path).pixel_array
