@@ -60,3 +60,12 @@ def test_rgba_is_composited_over_white_and_stacks_become_frames():
 def test_non_finite_data_is_refused():
     with pytest.raises(ValueError, match="NaN"):
         image_from_array(np.array([[np.nan, 1.0]]), rgb=False)
+
+
+def test_napari_saves_an_image_layer_through_the_manifest(tmp_path, make_napari_viewer):
+    viewer = make_napari_viewer()
+    viewer.add_image(np.full((16, 20), 1234, np.uint16), name="scan", contrast_limits=(0, 4000))
+    written = viewer.layers.save(str(tmp_path / "scan.dcm"), plugin="napari-ezp2p")
+    ds = dcmread(written[0])
+    assert int(ds.pixel_array[0, 0]) == 1234
+    assert (float(ds.WindowCenter), float(ds.WindowWidth)) == (2000, 4000)

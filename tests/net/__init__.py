@@ -1,0 +1,1 @@
+"""Tests of napari_ezp2p.net against real peers."""
