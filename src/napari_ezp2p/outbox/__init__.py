@@ -1,1 +1,49 @@
-"""outbox"""
+"""The outbox: a durable queue of DICOM instances for their destinations, and its runner."""
+
+from .queue import (
+    FAILED,
+    QUEUED,
+    SENDING,
+    SENT,
+    STATES,
+    Claim,
+    Entry,
+    Outbox,
+    OutboxError,
+    backoff_delay,
+    default_outbox_folder,
+)
+from .runner import (
+    DestinationRun,
+    Failure,
+    Outcome,
+    RunSummary,
+    Sender,
+    SenderProgress,
+    SendOutcome,
+    scu_sender,
+    send_due,
+)
+
+__all__ = [
+    "FAILED",
+    "QUEUED",
+    "SENDING",
+    "SENT",
+    "STATES",
+    "Claim",
+    "DestinationRun",
+    "Entry",
+    "Failure",
+    "Outbox",
+    "OutboxError",
+    "Outcome",
+    "RunSummary",
+    "SendOutcome",
+    "Sender",
+    "SenderProgress",
+    "backoff_delay",
+    "default_outbox_folder",
+    "scu_sender",
+    "send_due",
+]
