@@ -1,19 +1,29 @@
-"""The ``ezp2p`` command: the same Python API as the napari widgets, headless."""
+"""The ``ezp2p`` command: the same Python API as the napari widgets, headless.
+
+Exit status: 0 when everything succeeded, 1 on any failure (with a message on
+stderr), 2 for wrong usage.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
+import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pydicom import Dataset
+
 from . import __version__
 from .core.errors import Ezp2pError
 from .core.image import CONVERSION_TYPES
-from .core.metadata import CHARSETS, DEFAULT_CHARSET, Metadata
+from .core.metadata import CHARSETS, Metadata
 from .core.transfer import TRANSFER_SYNTAXES, transfer_syntax
 
-#: Command-line options that map one to one onto Metadata text fields.
+#: Options that map one to one onto Metadata text fields.
 METADATA_OPTIONS = {
     "--patient-name": ("patient_name", "patient's name, DICOM form FAMILY^GIVEN (=ideographic)"),
     "--patient-id": ("patient_id", "patient ID (default: the inverted date-time)"),
@@ -30,13 +40,22 @@ METADATA_OPTIONS = {
     "--body-part": ("body_part", "body part examined, e.g. CHEST"),
     "--institution": ("institution_name", "institution name"),
     "--station-name": ("station_name", "station name"),
+    "--charset": (
+        "charset",
+        f"Specific Character Set (default ISO_IR 192): {', '.join(CHARSETS)}",
+    ),
 }
+#: Options that map onto the other Metadata fields.
+IMAGE_OPTIONS = ("series_number", "conversion_type", "window", "rescale", "pixel_spacing")
+#: What `find` and `worklist` show as columns (the JSON output has every key).
+STUDY_COLUMNS = ("PatientName", "PatientID", "StudyDate", "AccessionNumber", "StudyDescription")
+SERIES_COLUMNS = ("SeriesNumber", "Modality", "SeriesDescription", "SeriesInstanceUID")
+WORKLIST_COLUMNS = ("PatientName", "PatientID", "AccessionNumber", "RequestedProcedureDescription")
 
 
 def _number_pair(text: str) -> tuple[float, float]:
-    parts = text.split(",")
     try:
-        values = [float(part) for part in parts]
+        values = [float(part) for part in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number or NUMBER,NUMBER") from None
     if len(values) == 1:
@@ -50,17 +69,24 @@ def _date(text: str) -> str:
     return text.replace("-", "")
 
 
+def _date_range(text: str) -> str:
+    """A date or range in DICOM form (``A``, ``A-B``, ``A-``, ``-B``), also written with
+    ISO dates: ``2026-01-31`` or ``2026-01-01..2026-01-31``."""
+    if ".." in text:
+        start, _, end = text.partition("..")
+        return f"{_date(start)}-{_date(end)}"
+    return _date(text) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) else text
+
+
+# ------------------------------------------------------------------------- options
+
+
 def _add_metadata_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("patient, study and series")
     for option, (name, help_text) in METADATA_OPTIONS.items():
         kind = _date if name == "birth_date" else str
-        group.add_argument(option, dest=name, type=kind, default=None, help=help_text)
-    group.add_argument("--series-number", type=int, default=None, help="series number")
-    group.add_argument(
-        "--charset",
-        default=DEFAULT_CHARSET,
-        help=f"Specific Character Set (default {DEFAULT_CHARSET}); one of: {', '.join(CHARSETS)}",
-    )
+        group.add_argument(option, dest=name, type=kind, help=help_text)
+    group.add_argument("--series-number", type=int, help="series number")
     image = parser.add_argument_group("image")
     image.add_argument(
         "--conversion-type",
@@ -68,11 +94,9 @@ def _add_metadata_options(parser: argparse.ArgumentParser) -> None:
         help="DF film, SD document, DV video, WSD workstation, DI digital interface "
         "(default: from the source; DF for 16-bit grey, WSD otherwise)",
     )
+    image.add_argument("--window", type=_number_pair, metavar="C,W", help="window centre,width")
     image.add_argument(
-        "--window", type=_number_pair, metavar="C,W", help="window centre and width"
-    )
-    image.add_argument(
-        "--rescale", type=_number_pair, metavar="SLOPE,INTERCEPT", help="rescale slope, intercept"
+        "--rescale", type=_number_pair, metavar="SLOPE,INTERCEPT", help="rescale slope,intercept"
     )
     image.add_argument(
         "--pixel-spacing",
@@ -82,32 +106,72 @@ def _add_metadata_options(parser: argparse.ArgumentParser) -> None:
     )
     image.add_argument(
         "--ts",
-        default="explicit-le",
         metavar="SYNTAX",
-        help="transfer syntax: " + ", ".join(ts.key for ts in TRANSFER_SYNTAXES) + " or a UID",
+        help="transfer syntax: "
+        + ", ".join(ts.key for ts in TRANSFER_SYNTAXES)
+        + " or a UID (default: the destination's preferred one, else explicit-le)",
     )
 
 
-def metadata_from(args: argparse.Namespace) -> Metadata:
-    """The Metadata the options describe (unset options keep the defaults)."""
-    values = {name: getattr(args, name) for name, _ in METADATA_OPTIONS.values()}
-    values |= {
-        "series_number": args.series_number,
-        "charset": args.charset,
-        "conversion_type": args.conversion_type,
-        "window": args.window,
-        "rescale": args.rescale,
-        "pixel_spacing": args.pixel_spacing,
-    }
-    return Metadata(**{name: value for name, value in values.items() if value is not None})
+def _given_metadata(args: argparse.Namespace) -> dict[str, object]:
+    """The Metadata fields the options set explicitly."""
+    names = [name for name, _ in METADATA_OPTIONS.values()] + list(IMAGE_OPTIONS)
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
+def _config_metadata(config) -> Metadata:
+    """The defaults of new objects from the user's config."""
+    return Metadata(
+        charset=config.charset,
+        institution_name=config.institution_name,
+        institution_address=config.institution_address,
+        station_name=config.station_name,
+        series_description=config.series_description,
+        series_number=config.series_number,
+    )
+
+
+class _Context:
+    """The user's config, our network settings, and the outbox, from the global options."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        from .config import load_user_config
+
+        self.config = load_user_config(args.config)
+        network = self.config.network
+        if args.aet:
+            network = dataclasses.replace(network, ae_title=args.aet)
+        self.network = network
+        self.outbox_folder = args.outbox or self.config.outbox
+
+    def destination(self, text: str | None):
+        from .config import resolve_destination
+
+        return resolve_destination(self.config, text)
+
+    def worklist_server(self, text: str | None):
+        from .config import resolve_worklist
+
+        return resolve_worklist(self.config, text)
+
+    def open_outbox(self):
+        from .outbox import Outbox
+
+        return Outbox(self.outbox_folder)
+
+
+# ------------------------------------------------------------------------- commands
 
 
 def _convert(args: argparse.Namespace) -> int:
+    from .config import load_user_config
     from .core.convert import convert_files
 
-    ts = transfer_syntax(args.ts)
+    ts = transfer_syntax(args.ts or "explicit-le")
+    meta = _config_metadata(load_user_config(args.config))
+    meta = dataclasses.replace(meta, **_given_metadata(args))
     failures = 0
-    for outcome in convert_files(args.inputs, args.output, metadata_from(args), ts):
+    for outcome in convert_files(args.inputs, args.output, meta, ts):
         if outcome.error:
             failures += 1
             print(f"ezp2p: {outcome.source}: {outcome.error}", file=sys.stderr)
@@ -118,11 +182,277 @@ def _convert(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _echo(args: argparse.Namespace) -> int:
+    from .net.scu import echo
+
+    context = _Context(args)
+    destination = context.destination(args.destination)
+    result = echo(destination, context.network)
+    if result.ok:
+        print(f"{destination.address}: success in {result.seconds * 1000:.1f} ms")
+        return 0
+    print(f"ezp2p: {result.error}", file=sys.stderr)
+    return 1
+
+
+def _send(args: argparse.Namespace) -> int:
+    from .workflow import collect_inputs, metadata_from_match, queue_inputs, send_queued
+
+    context = _Context(args)
+    destinations = [context.destination(text) for text in args.to or [None]]
+    meta = _config_metadata(context.config)
+    if args.from_worklist:
+        meta = metadata_from_match(_worklist_item(context, args), meta)
+    meta = dataclasses.replace(meta, **_given_metadata(args))
+    preferred = destinations[0].transfer_syntax
+    ts = transfer_syntax(args.ts or preferred or "explicit-le")
+    inputs = collect_inputs(args.inputs)
+    if not inputs:
+        raise Ezp2pError("no image or DICOM file found in the inputs")
+
+    with context.open_outbox() as outbox:
+        queued = queue_inputs(inputs, meta, ts, destinations, outbox)
+        for path, message in queued.errors:
+            print(f"ezp2p: {path}: {message}", file=sys.stderr)
+        print(
+            f"queued {queued.converted} converted and {queued.passed_through} DICOM "
+            f"objects for {', '.join(d.name for d in destinations)}",
+            file=sys.stderr,
+        )
+        summary = send_queued(outbox, destinations, context.network, _progress_bar())
+    _print_summary(summary)
+    return 0 if summary.ok and not queued.errors else 1
+
+
+def _worklist_item(context: _Context, args: argparse.Namespace) -> Dataset:
+    from .net.scu import find_worklist
+
+    server = context.worklist_server(args.worklist)
+    items = find_worklist(
+        {"AccessionNumber": args.from_worklist},
+        server,
+        context.network,
+        context.config.worklist_fallback_charset,
+    )
+    if not items:
+        raise Ezp2pError(f"{server.address} has no worklist item {args.from_worklist!r}")
+    if len(items) > 1:
+        print(f"ezp2p: {len(items)} worklist items match; using the first", file=sys.stderr)
+    return items[0]
+
+
+def _progress_bar():
+    """A progress line per destination on stderr when it is a terminal."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(name: str, done: int, total: int) -> None:
+        filled = int(30 * done / total) if total else 30
+        print(f"\r{name}: [{'#' * filled:<30}] {done}/{total}", end="", file=sys.stderr)
+        if done == total:
+            print(file=sys.stderr)
+
+    return show
+
+
+def _print_summary(summary) -> None:
+    for run in summary.destinations.values():
+        line = f"{run.name} ({run.address}): {run.sent} sent"
+        if run.warnings:
+            line += f" ({run.warnings} with warnings)"
+        if run.failed or run.not_sent:
+            line += f", {run.failed} failed, {run.not_sent} not sent (kept in the outbox)"
+        print(line)
+        for failure in run.failures:
+            print(f"  {failure.sop_instance_uid}: {failure.reason}", file=sys.stderr)
+        if run.error:
+            print(f"ezp2p: {run.name}: {run.error}", file=sys.stderr)
+
+
+def _find(args: argparse.Namespace) -> int:
+    from .net.scu import find_studies
+
+    context = _Context(args)
+    query = {
+        keyword: value
+        for keyword, value in (
+            ("PatientName", args.patient_name),
+            ("PatientID", args.patient_id),
+            ("StudyDate", args.study_date),
+            ("AccessionNumber", args.accession),
+            ("ModalitiesInStudy" if args.level == "study" else "Modality", args.modality),
+            ("StudyInstanceUID", args.study_uid),
+            ("SeriesInstanceUID", args.series_uid),
+            ("StudyDescription", args.study_description),
+        )
+        if value
+    }
+    matches = find_studies(
+        query, context.destination(args.to), context.network, args.level.upper()
+    )
+    columns = STUDY_COLUMNS if args.level == "study" else SERIES_COLUMNS
+    _print_matches(matches, columns + ("StudyInstanceUID",), args.json)
+    return 0
+
+
+def _worklist(args: argparse.Namespace) -> int:
+    from .net.scu import find_worklist
+
+    context = _Context(args)
+    query = {
+        keyword: value
+        for keyword, value in (
+            ("Modality", args.modality),
+            ("ScheduledProcedureStepStartDate", args.date),
+            ("ScheduledStationAETitle", args.station_aet),
+            ("PatientName", args.patient_name),
+            ("PatientID", args.patient_id),
+            ("AccessionNumber", args.accession),
+        )
+        if value
+    }
+    items = find_worklist(
+        query,
+        context.worklist_server(args.to),
+        context.network,
+        context.config.worklist_fallback_charset,
+    )
+    _print_matches(items, WORKLIST_COLUMNS + ("StudyInstanceUID",), args.json)
+    return 0
+
+
+def dataset_as_dict(ds: Dataset) -> dict[str, object]:
+    """A dataset as JSON-ready values keyed by DICOM keyword: person names as their
+    full string (``=`` groups included), several values as a list, sequences as lists."""
+    out: dict[str, object] = {}
+    for elem in ds:
+        key = elem.keyword or str(elem.tag)
+        if key == "SpecificCharacterSet":
+            continue
+        if elem.VR == "SQ":
+            out[key] = [dataset_as_dict(item) for item in elem.value]
+        elif elem.VM > 1:
+            out[key] = [str(value) for value in elem.value]
+        else:
+            out[key] = "" if elem.value is None else str(elem.value)
+    return out
+
+
+def _print_matches(matches: list[Dataset], columns: Sequence[str], as_json: bool) -> None:
+    if as_json:
+        json.dump([dataset_as_dict(ds) for ds in matches], sys.stdout, ensure_ascii=False)
+        print()
+        return
+    for ds in matches:
+        print("\t".join(str(ds.get(keyword, "")) for keyword in columns))
+    print(f"{len(matches)} match{'es' if len(matches) != 1 else ''}", file=sys.stderr)
+
+
+def _queue(args: argparse.Namespace) -> int:
+    from .outbox import FAILED, QUEUED, SENT
+    from .outbox.runner import scu_sender, send_due
+
+    context = _Context(args)
+    with context.open_outbox() as outbox:
+        if args.action == "list":
+            states = [args.state] if args.state else None
+            for entry in outbox.list(states):
+                print(
+                    f"{entry.id}\t{entry.state}\t{entry.destination_name}\t{entry.patient_name}"
+                    f"\t{entry.series_description}\t{entry.attempts}\t{entry.last_message}"
+                )
+            return 0
+        if args.action == "purge":
+            states = {"sent": (SENT,), "failed": (FAILED,), "all": (SENT, FAILED, QUEUED)}
+            older = args.older_than * 86400 if args.older_than else None
+            print(f"purged {outbox.purge(states[args.state or 'sent'], older)} entries")
+            return 0
+        outbox.retry(args.ids or None)
+        summary = send_due(outbox, scu_sender(context.network), progress=_progress_bar())
+    _print_summary(summary)
+    return 0 if summary.ok else 1
+
+
+def _destinations(args: argparse.Namespace) -> int:
+    from .config import (
+        add_destination,
+        config_path,
+        format_destinations,
+        load_user_config,
+        remove_destination,
+        save_config,
+    )
+    from .net.destination import TlsSettings
+
+    config = load_user_config(args.config)
+    if args.action == "list":
+        for line in format_destinations(config):
+            print(line)
+        return 0
+    if args.action == "remove":
+        config = remove_destination(config, args.name)
+    else:
+        tls = None
+        if args.tls or args.tls_ca or args.tls_cert:
+            tls = TlsSettings(
+                args.tls_ca or "", args.tls_cert or "", args.tls_key or "", args.verify
+            )
+        config = add_destination(
+            config,
+            args.name,
+            args.address,
+            tls=tls,
+            transfer_syntax=args.ts or "",
+            max_pdu=args.max_pdu,
+            default=args.default,
+            worklist=args.worklist,
+            replace_existing=args.replace,
+        )
+    print(f"saved {save_config(config, config_path(args.config))}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import logging
+
+    from .net.server import run_server
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    print(
+        f"{args.ae_title} on {args.host}:{args.port}, storing into {args.storage} (Ctrl+C stops)",
+        file=sys.stderr,
+    )
+    run_server(
+        args.storage, args.port, host=args.host, ae_title=args.ae_title, worklist=args.worklist
+    )
+    return 0
+
+
+# ------------------------------------------------------------------------- parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ezp2p", description="Images to DICOM Secondary Capture, sent to a PACS."
     )
     parser.add_argument("--version", action="version", version=f"ezp2p {__version__}")
+    parser.add_argument(
+        "--aet",
+        default=os.environ.get("EZP2P_AET") or None,
+        help="our AE title (default from the config, else EZP2P; env EZP2P_AET)",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=os.environ.get("EZP2P_CONFIG") or None,
+        help="config file (env EZP2P_CONFIG; default in the user config folder)",
+    )
+    parser.add_argument(
+        "--outbox",
+        type=Path,
+        default=os.environ.get("EZP2P_OUTBOX") or None,
+        help="outbox folder (env EZP2P_OUTBOX; default in the user data folder)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     convert = commands.add_parser(
@@ -135,6 +465,83 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("-o", "--output", type=Path, required=True, metavar="DIR")
     _add_metadata_options(convert)
     convert.set_defaults(run=_convert)
+
+    echo = commands.add_parser("echo", help="verify a destination with C-ECHO")
+    echo.add_argument("destination", nargs="?", metavar="DEST", help="name or AET@host:port")
+    echo.set_defaults(run=_echo)
+
+    send = commands.add_parser(
+        "send",
+        help="convert and send to one or more PACS",
+        description="Convert images (and take DICOM files as they are) into the outbox, "
+        "then send them. Failed instances stay in the outbox for `ezp2p queue retry`.",
+    )
+    send.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="files or folders")
+    send.add_argument(
+        "--to", action="append", metavar="DEST", help="destination (repeatable; default: config)"
+    )
+    send.add_argument(
+        "--from-worklist", metavar="ACCESSION", help="take demographics from this worklist item"
+    )
+    send.add_argument("--worklist", metavar="DEST", help="worklist server (default: config)")
+    _add_metadata_options(send)
+    send.set_defaults(run=_send)
+
+    find = commands.add_parser("find", help="query a PACS (Study Root C-FIND)")
+    find.add_argument("--to", metavar="DEST", help="PACS (default: config)")
+    find.add_argument("--level", choices=("study", "series"), default="study")
+    for option in ("--patient-name", "--patient-id", "--accession", "--modality"):
+        find.add_argument(option)
+    find.add_argument("--study-date", type=_date_range, metavar="RANGE", help="date or A-B")
+    find.add_argument("--study-uid")
+    find.add_argument("--series-uid")
+    find.add_argument("--study-description")
+    find.add_argument("--json", action="store_true", help="print a JSON array")
+    find.set_defaults(run=_find)
+
+    worklist = commands.add_parser("worklist", help="query a Modality Worklist")
+    worklist.add_argument("--to", metavar="DEST", help="worklist server (default: config)")
+    for option in ("--modality", "--station-aet", "--patient-name", "--patient-id"):
+        worklist.add_argument(option)
+    worklist.add_argument("--accession")
+    worklist.add_argument("--date", type=_date_range, metavar="RANGE", help="date or A-B")
+    worklist.add_argument("--json", action="store_true", help="print a JSON array")
+    worklist.set_defaults(run=_worklist)
+
+    queue = commands.add_parser("queue", help="look at, retry or purge the outbox")
+    queue.add_argument("action", choices=("list", "retry", "purge"))
+    queue.add_argument("ids", nargs="*", type=int, help="entries to retry (default: all)")
+    queue.add_argument("--state", choices=("queued", "sending", "sent", "failed", "all"))
+    queue.add_argument("--older-than", type=float, metavar="DAYS", help="purge only older")
+    queue.set_defaults(run=_queue)
+
+    destinations = commands.add_parser("destinations", help="configure remote AEs")
+    actions = destinations.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="add or replace a destination")
+    add.add_argument("name")
+    add.add_argument("address", metavar="AET@host:port")
+    add.add_argument("--default", action="store_true", help="the default for sending")
+    add.add_argument("--worklist", action="store_true", help="the default worklist server")
+    add.add_argument("--ts", help="preferred transfer syntax")
+    add.add_argument("--max-pdu", type=int, default=16384)
+    add.add_argument("--tls", action="store_true", help="use TLS (system CA bundle)")
+    add.add_argument("--tls-ca", metavar="FILE", help="CA bundle that signs the peer")
+    add.add_argument("--tls-cert", metavar="FILE", help="our client certificate")
+    add.add_argument("--tls-key", metavar="FILE", help="our client key")
+    add.add_argument("--no-verify", dest="verify", action="store_false")
+    add.add_argument("--replace", action="store_true", help="replace one of the same name")
+    actions.add_parser("list", help="list destinations")
+    remove = actions.add_parser("remove", help="remove a destination")
+    remove.add_argument("name")
+    destinations.set_defaults(run=_destinations)
+
+    serve = commands.add_parser("serve", help="run a small local PACS for trying things out")
+    serve.add_argument("--port", type=int, default=11112)
+    serve.add_argument("--storage", type=Path, required=True, metavar="DIR")
+    serve.add_argument("--worklist", type=Path, metavar="FILE", help="worklist items (JSON)")
+    serve.add_argument("--ae-title", default="EZP2P-PACS")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.set_defaults(run=_serve)
     return parser
 
 

@@ -1,0 +1,150 @@
+"""The jobs behind both faces (the ``ezp2p`` command and the napari docks).
+
+Inputs are gathered, converted one at a time into the outbox (so nothing converted
+is ever lost and memory holds one image at a time), then the outbox is drained.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from pydicom import Dataset
+
+from .core.errors import Ezp2pError
+from .core.imageio import is_supported_image, read_image
+from .core.metadata import Metadata
+from .core.sc import build_sc, complete_metadata
+from .core.transfer import TransferSyntax
+from .net.destination import Destination, NetworkSettings
+from .outbox import Outbox, RunSummary, scu_sender, send_due
+from .outbox.runner import RunProgress
+
+
+def is_dicom_file(path: Path) -> bool:
+    """A Part 10 file: 128-byte preamble then ``DICM``."""
+    try:
+        with path.open("rb") as stream:
+            return stream.read(132)[128:] == b"DICM"
+    except OSError:
+        return False
+
+
+def collect_inputs(paths: Iterable[Path]) -> list[Path]:
+    """Files as given, and the images and DICOM files inside folders (sorted, recursive)."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found += [
+                p
+                for p in sorted(path.rglob("*"))
+                if p.is_file() and (is_supported_image(p) or is_dicom_file(p))
+            ]
+        else:
+            found.append(path)
+    return found
+
+
+@dataclass
+class QueueResult:
+    """What was queued: outbox entry ids, how many images became objects, how many
+    DICOM files went as they are, and the inputs that failed with the reason."""
+
+    entry_ids: list[int] = field(default_factory=list)
+    converted: int = 0
+    passed_through: int = 0
+    errors: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def queue_inputs(
+    paths: Sequence[Path],
+    meta: Metadata,
+    ts: TransferSyntax,
+    destinations: Sequence[Destination],
+    outbox: Outbox,
+    now: datetime | None = None,
+) -> QueueResult:
+    """Convert images (one study, one series) and queue them with any DICOM files.
+
+    The metadata is checked before any file is read; a file that cannot be read or
+    encoded is reported in the result and the others still go.
+    """
+    now = now or datetime.now()
+    meta = complete_metadata(meta, now)
+    result = QueueResult()
+    number = 0
+    for path in paths:
+        try:
+            if is_dicom_file(path):
+                result.entry_ids += outbox.add([path], destinations)
+                result.passed_through += 1
+                continue
+            number += 1
+            ds = build_sc(read_image(path), meta, ts, instance_number=number, now=now)
+            result.entry_ids += outbox.add([ds], destinations)
+            result.converted += 1
+        except Ezp2pError as error:
+            result.errors.append((path, str(error)))
+    return result
+
+
+def send_queued(
+    outbox: Outbox,
+    destinations: Sequence[Destination],
+    settings: NetworkSettings,
+    progress: RunProgress | None = None,
+) -> RunSummary:
+    """Send what is due for ``destinations``, each on its own association, in parallel."""
+    names = [destination.name for destination in destinations]
+    return send_due(outbox, scu_sender(settings), destinations=names, progress=progress)
+
+
+#: Query/worklist answer keywords and the Metadata fields they fill.
+_FROM_QUERY = {
+    "PatientName": "patient_name",
+    "PatientID": "patient_id",
+    "PatientBirthDate": "birth_date",
+    "PatientSex": "sex",
+    "AccessionNumber": "accession_number",
+    "ReferringPhysicianName": "referring_physician",
+    "StudyInstanceUID": "study_instance_uid",
+    "StudyID": "study_id",
+    "StudyDate": "study_date",
+    "StudyTime": "study_time",
+    "StudyDescription": "study_description",
+    "SeriesInstanceUID": "series_instance_uid",
+    "SeriesDescription": "series_description",
+    "BodyPartExamined": "body_part",
+    "Modality": "modality",
+}
+
+
+def metadata_from_match(match: Dataset, base: Metadata | None = None) -> Metadata:
+    """``base`` filled from a worklist item or a study/series query answer.
+
+    Every value taken is remembered in ``queried``, so one changed afterwards is
+    recorded as coerced in the object. A worklist item's Requested Procedure
+    Description becomes the study description; its first scheduled step gives the
+    modality.
+    """
+    values: dict[str, str] = {}
+    for keyword in _FROM_QUERY:
+        value = match.get(keyword)
+        if value is not None and str(value):
+            values[keyword] = str(value)
+    if "StudyDescription" not in values and match.get("RequestedProcedureDescription"):
+        values["StudyDescription"] = str(match.RequestedProcedureDescription)
+    steps = match.get("ScheduledProcedureStepSequence") or []
+    if "Modality" not in values and steps and steps[0].get("Modality"):
+        values["Modality"] = str(steps[0].Modality)
+    if "SeriesNumber" in match and str(match.SeriesNumber):
+        series_number = int(match.SeriesNumber)
+    else:
+        series_number = (base or Metadata()).series_number
+    fields = {_FROM_QUERY[keyword]: value for keyword, value in values.items()}
+    return dataclasses.replace(
+        base or Metadata(), **fields, series_number=series_number, queried=values
+    )
