@@ -1,0 +1,340 @@
+"""Verification and Storage as SCU, against storescp, Orthanc and pynetdicom SCPs."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import threading
+import time
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.uid import ExplicitVRLittleEndian, JPEGLSLossless
+
+from napari_ezp2p.core.identity import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
+from napari_ezp2p.core.transfer import TRANSFER_SYNTAXES
+from napari_ezp2p.net import scu
+from napari_ezp2p.net.destination import Destination, NetworkSettings
+from tests.conftest import OUR_AE, free_port, start_storescp
+from tests.net.helpers import fake_scp, grey8, sc_objects
+
+# Generous DIMSE timeout: Orthanc's first C-STORE can be slow on a loaded 2-core machine.
+SETTINGS = NetworkSettings(ae_title=OUR_AE, acse_timeout=5, dimse_timeout=30, network_timeout=30)
+
+# ---------------------------------------------------------------------------------------
+# Verification
+
+
+def test_echo_storescp(storescp):
+    result = scu.echo(storescp.destination, SETTINGS)
+    assert result.ok, result.error
+    assert result.status == 0
+    assert 0 < result.seconds < 2
+
+
+def test_echo_closed_port_says_connection_refused():
+    dest = Destination("nobody", "NOBODY", "127.0.0.1", free_port())
+    result = scu.echo(dest, SETTINGS)
+    assert not result.ok
+    assert result.status is None
+    assert "connection refused" in result.error
+    assert dest.address in result.error
+
+
+def test_echo_wrong_called_ae_is_rejected_with_reason(orthanc):
+    server = orthanc(DicomCheckCalledAet=True)
+    dest = dataclasses.replace(server.destination, ae_title="NOT-ORTHANC")
+    result = scu.echo(dest, SETTINGS)
+    assert not result.ok
+    assert "rejected the association permanently" in result.error
+    assert "called ae title not recognised" in result.error
+
+
+def test_every_association_carries_our_implementation_identity():
+    with fake_scp() as scp:
+        # the destination's max PDU is what we announce on associations with it
+        dest = dataclasses.replace(scp.destination, max_pdu=32768)
+        assert scu.echo(dest, SETTINGS).ok
+        assert scu.store(sc_objects(1), dest, SETTINGS).ok
+        scu.find_studies({}, dest, SETTINGS)
+        scu.find_worklist({}, dest, SETTINGS)
+    assert len(scp.requests) == 4
+    for request in scp.requests:
+        assert request["implementation_class_uid"] == IMPLEMENTATION_CLASS_UID
+        assert request["implementation_version_name"] == IMPLEMENTATION_VERSION_NAME
+        assert request["ae_title"] == OUR_AE
+        assert request["max_pdu"] == 32768
+
+
+def test_our_socket_has_tcp_nodelay(storescp, monkeypatch):
+    seen = []
+    original = scu._Session._conn_open
+
+    def conn_open(self, event):
+        original(self, event)
+        sock = event.assoc.dul.socket.socket
+        seen.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    monkeypatch.setattr(scu._Session, "_conn_open", conn_open)
+    assert scu.echo(storescp.destination, SETTINGS).ok
+    assert seen and seen[0] != 0
+
+
+# ---------------------------------------------------------------------------------------
+# Storage to storescp
+
+
+def test_every_transfer_syntax_arrives_and_lossless_is_bit_exact(storescp):
+    objects = [sc_objects(1, ts.key)[0] for ts in TRANSFER_SYNTAXES]
+    report = scu.store(objects, storescp.destination, SETTINGS)
+    assert report.ok, report.error
+    assert [o.category for o in report.outcomes] == ["success"] * len(objects)
+    received = {}
+    for path in storescp.received():
+        ds = pydicom.dcmread(path)
+        received[ds.SOPInstanceUID] = ds
+    assert len(received) == len(TRANSFER_SYNTAXES)
+    for ts, sent, outcome in zip(TRANSFER_SYNTAXES, objects, report.outcomes, strict=True):
+        got = received[sent.SOPInstanceUID]
+        assert got.file_meta.TransferSyntaxUID == ts.uid, ts.key
+        assert outcome.transfer_syntax == ts.uid
+        if ts.lossless:
+            assert np.array_equal(got.pixel_array, grey8(1)), ts.key
+
+
+def test_part10_paths_are_sent_and_progress_counts_bytes(storescp, tmp_path):
+    paths = []
+    for number, ds in enumerate(sc_objects(3, "jpeg-ls")):
+        paths.append(tmp_path / f"{number}.dcm")
+        ds.save_as(paths[-1], enforce_file_format=True)
+    updates = []
+    report = scu.store(paths, storescp.destination, SETTINGS, progress=updates.append)
+    assert report.ok, report.error
+    assert [o.source for o in report.outcomes] == [str(p) for p in paths]
+    finished = [u for u in updates if u.outcome is not None]
+    assert [u.done for u in finished] == [1, 2, 3]
+    assert all(u.total == 3 for u in updates)
+    byte_counts = [u.bytes_sent for u in updates]
+    assert byte_counts == sorted(byte_counts)
+    # every object's file is bigger than 1 KiB: the wire counts at least the pixel data
+    assert report.bytes_sent >= sum(p.stat().st_size for p in paths) - 3 * 200
+    assert finished[-1].bytes_sent <= report.bytes_sent
+    assert len(storescp.received()) == 3
+
+
+def test_preferred_transfer_syntax_is_transcoded_losslessly(storescp):
+    objects = sc_objects(2, "explicit-le")
+    dest = dataclasses.replace(storescp.destination, transfer_syntax="jpeg-ls")
+    report = scu.store(objects, dest, SETTINGS)
+    assert report.ok, report.error
+    for path in storescp.received():
+        ds = pydicom.dcmread(path)
+        assert ds.file_meta.TransferSyntaxUID == JPEGLSLossless
+        assert ds.SOPInstanceUID in {o.SOPInstanceUID for o in objects}
+        assert np.array_equal(ds.pixel_array, grey8(int(ds.InstanceNumber)))
+    # the caller's datasets are left as they were
+    assert all(o.file_meta.TransferSyntaxUID == ExplicitVRLittleEndian for o in objects)
+
+
+def test_a_lossy_preference_never_recompresses_lossless_objects(storescp):
+    dest = dataclasses.replace(storescp.destination, transfer_syntax="jpeg-baseline")
+    report = scu.store(sc_objects(1, "rle"), dest, SETTINGS)
+    assert report.ok, report.error
+    (path,) = storescp.received()
+    assert pydicom.dcmread(path).file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.5"
+
+
+def test_store_many_sends_to_each_destination(storescp, tmp_path):
+    other = start_storescp(tmp_path / "other", ae_title="OTHER")
+    try:
+        down = Destination("down", "DOWN", "127.0.0.1", free_port())
+        objects = sc_objects(3)
+        reports = scu.store_many(
+            objects, [storescp.destination, other.destination, down], SETTINGS
+        )
+        assert [r.destination for r in reports] == [storescp.destination, other.destination, down]
+        assert reports[0].ok and reports[1].ok
+        assert len(storescp.received()) == len(other.received()) == 3
+        assert not reports[2].ok
+        assert [o.category for o in reports[2].outcomes] == ["not sent"] * 3
+        assert "connection refused" in reports[2].outcomes[0].message
+    finally:
+        other.peer.stop()
+
+
+def test_unreachable_destination_reports_every_object_not_sent():
+    dest = Destination("nobody", "NOBODY", "127.0.0.1", free_port())
+    objects = sc_objects(2)
+    report = scu.store(objects, dest, SETTINGS)
+    assert not report.ok
+    assert "connection refused" in report.error
+    assert [o.category for o in report.outcomes] == ["not sent", "not sent"]
+    assert [o.sop_instance_uid for o in report.outcomes] == [o.SOPInstanceUID for o in objects]
+
+
+# ---------------------------------------------------------------------------------------
+# Status handling, against a pynetdicom SCP
+
+
+def test_failure_status_aborts_and_leaves_the_rest_not_sent():
+    objects = sc_objects(4)
+    with fake_scp(lambda n, ds: 0xA700 if n == 1 else 0) as scp:
+        report = scu.store(objects, scp.destination, SETTINGS)
+        assert scp.aborted.wait(5), "the association was not aborted"
+    assert [o.category for o in report.outcomes] == ["success", "failure", "not sent", "not sent"]
+    assert report.outcomes[1].status == 0xA700
+    assert "Out of Resources" in report.outcomes[1].message
+    assert report.error == report.outcomes[1].message
+    assert scp.stored == [o.SOPInstanceUID for o in objects[:2]]
+    assert not report.ok
+
+
+@pytest.mark.parametrize(
+    "status, text",
+    [
+        (0xB000, "Coercion of Data Elements"),
+        (0xB007, "Data Set Does Not Match SOP Class"),
+        (0xB006, "Element Discarded"),
+    ],
+)
+def test_warning_status_is_recorded_and_the_transfer_goes_on(status, text):
+    with fake_scp(lambda n, ds: status if n == 1 else 0) as scp:
+        report = scu.store(sc_objects(3), scp.destination, SETTINGS)
+    assert [o.category for o in report.outcomes] == ["success", "warning", "success"]
+    assert report.outcomes[1].status == status
+    assert text in report.outcomes[1].message
+    assert report.ok
+    assert len(scp.stored) == 3
+
+
+def test_no_answer_is_a_timeout_not_a_hang():
+    def sleepy(n, ds):
+        time.sleep(3)
+        return 0
+
+    settings = dataclasses.replace(SETTINGS, dimse_timeout=0.5)
+    with fake_scp(sleepy) as scp:
+        start = time.perf_counter()
+        report = scu.store(sc_objects(2), scp.destination, settings)
+        took = time.perf_counter() - start
+    assert took < 2.5
+    assert [o.category for o in report.outcomes] == ["failure", "not sent"]
+    assert "did not answer within 0.5 s" in report.outcomes[0].message
+
+
+# ---------------------------------------------------------------------------------------
+# Orthanc
+
+
+def test_orthanc_narrowed_to_native_gets_jpeg_ls_as_explicit_le(orthanc):
+    server = orthanc(AcceptedTransferSyntaxes=["1.2.840.10008.1.2", "1.2.840.10008.1.2.1"])
+    (ds,) = sc_objects(1, "jpeg-ls")
+    report = scu.store([ds], server.destination, SETTINGS)
+    assert report.ok, report.error
+    assert report.outcomes[0].transfer_syntax == ExplicitVRLittleEndian
+    assert ds.file_meta.TransferSyntaxUID == JPEGLSLossless
+    (instance,) = server.rest("/instances")
+    tags = server.rest(f"/instances/{instance}/tags?simplify")
+    assert tags["SOPInstanceUID"] == ds.SOPInstanceUID
+    metadata = server.rest(f"/instances/{instance}/metadata?expand")
+    assert metadata["TransferSyntax"] == ExplicitVRLittleEndian
+    from urllib.request import urlopen
+
+    with urlopen(f"{server.http}/instances/{instance}/file") as response:
+        stored = pydicom.dcmread(__import__("io").BytesIO(response.read()))
+    assert np.array_equal(stored.pixel_array, grey8(1))
+
+
+def test_orthanc_that_does_not_know_us_refuses_everything(orthanc):
+    server = orthanc(DicomModalities={}, DicomAlwaysAllowStore=False)
+    report = scu.store(sc_objects(2), server.destination, SETTINGS)
+    assert not report.ok
+    # Orthanc accepts the association, then aborts it at the first C-STORE
+    assert [o.category for o in report.outcomes] == ["failure", "not sent"]
+    assert "orthanc (ORTHANC@127.0.0.1" in report.error
+    assert "aborted the association" in report.error
+    assert "our AE title 'EZP2P'" in report.error
+    assert server.rest("/instances") == []
+
+
+# ---------------------------------------------------------------------------------------
+# Association failures, each with its own message
+
+
+def test_unknown_host_is_named():
+    dest = Destination("nowhere", "NOWHERE", "no-such-host.invalid", 104)
+    result = scu.echo(dest, SETTINGS)
+    assert not result.ok
+    assert "unknown host 'no-such-host.invalid'" in result.error
+
+
+@pytest.fixture
+def silent_listener():
+    """A TCP port that accepts connections and never says a word."""
+    server = socket.create_server(("127.0.0.1", 0))
+    yield server
+    server.close()
+
+
+def test_silent_peer_is_an_association_timeout(silent_listener):
+    port = silent_listener.getsockname()[1]
+    dest = Destination("silent", "SILENT", "127.0.0.1", port)
+    settings = dataclasses.replace(SETTINGS, acse_timeout=0.5)
+    start = time.perf_counter()
+    report = scu.store(sc_objects(1), dest, settings)
+    assert time.perf_counter() - start < 3
+    assert "did not answer the association request within 0.5 s" in report.error
+    assert [o.category for o in report.outcomes] == ["not sent"]
+
+
+def test_peer_closing_the_connection_is_named():
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def close_at_once():
+        connection, _ = server.accept()
+        connection.close()
+
+    thread = threading.Thread(target=close_at_once)
+    thread.start()
+    try:
+        result = scu.echo(Destination("closer", "CLOSER", "127.0.0.1", port), SETTINGS)
+    finally:
+        thread.join(5)
+        server.close()
+    assert not result.ok
+    assert "closed the connection during the association request" in result.error
+
+
+def test_abort_during_store_is_reported(tmp_path):
+    scp = start_storescp(tmp_path / "aborting", extra=["--abort-during"])
+    try:
+        report = scu.store(sc_objects(2), scp.destination, SETTINGS)
+    finally:
+        scp.peer.stop()
+    assert [o.category for o in report.outcomes] == ["failure", "not sent"]
+    assert "aborted the association (A-ABORT from the service user)" in report.outcomes[0].message
+
+
+def test_an_unreadable_file_is_a_failure_and_the_others_go(storescp, tmp_path):
+    good = tmp_path / "good.dcm"
+    sc_objects(1)[0].save_as(good, enforce_file_format=True)
+    bad = tmp_path / "bad.dcm"
+    bad.write_bytes(b"not DICOM")
+    report = scu.store([bad, good], storescp.destination, SETTINGS)
+    assert [o.category for o in report.outcomes] == ["failure", "success"]
+    assert str(bad) in report.outcomes[0].message
+    assert not report.ok
+    assert len(storescp.received()) == 1
+
+
+def test_a_sop_class_the_peer_refuses_is_a_failure(storescp):
+    sc, ct = sc_objects(2)
+    ct.SOPClassUID = ct.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+    report = scu.store([sc, ct], storescp.destination, SETTINGS)
+    assert [o.category for o in report.outcomes] == ["success", "failure"]
+    assert "accepted no presentation context for CT Image Storage" in report.error
+    only_ct = scu.store([ct], storescp.destination, SETTINGS)
+    assert [o.category for o in only_ct.outcomes] == ["not sent"]
+    assert "accepted none of the presentation contexts we proposed" in only_ct.error
