@@ -15,6 +15,7 @@ from pathlib import Path
 from pydicom import Dataset
 
 from .core.errors import Ezp2pError
+from .core.image import SourceImage
 from .core.imageio import is_supported_image, read_image
 from .core.metadata import Metadata
 from .core.sc import build_sc, complete_metadata
@@ -56,7 +57,7 @@ class QueueResult:
     entry_ids: list[int] = field(default_factory=list)
     converted: int = 0
     passed_through: int = 0
-    errors: list[tuple[Path, str]] = field(default_factory=list)
+    errors: list[tuple[object, str]] = field(default_factory=list)
 
 
 def queue_inputs(
@@ -67,27 +68,47 @@ def queue_inputs(
     outbox: Outbox,
     now: datetime | None = None,
 ) -> QueueResult:
-    """Convert images (one study, one series) and queue them with any DICOM files.
+    """Convert image files (one study, one series) and queue them with any DICOM files.
 
     The metadata is checked before any file is read; a file that cannot be read or
     encoded is reported in the result and the others still go.
+    """
+    images = ((path, None, {}) for path in paths)
+    return queue_images(images, meta, ts, destinations, outbox, now)
+
+
+def queue_images(
+    items: Iterable[tuple[object, SourceImage | None, dict[str, object]]],
+    meta: Metadata,
+    ts: TransferSyntax,
+    destinations: Sequence[Destination],
+    outbox: Outbox,
+    now: datetime | None = None,
+) -> QueueResult:
+    """Queue ``(source, image, overrides)`` items as one series of one study.
+
+    ``source`` is a path (read when ``image`` is None; a DICOM file goes as it is) or
+    a label such as a layer name; ``overrides`` are Metadata fields for that image
+    alone (its window, rescale). Items are handled one at a time.
     """
     now = now or datetime.now()
     meta = complete_metadata(meta, now)
     result = QueueResult()
     number = 0
-    for path in paths:
+    for source, image, overrides in items:
         try:
-            if is_dicom_file(path):
-                result.entry_ids += outbox.add([path], destinations)
+            if image is None and is_dicom_file(Path(source)):
+                result.entry_ids += outbox.add([source], destinations)
                 result.passed_through += 1
                 continue
             number += 1
-            ds = build_sc(read_image(path), meta, ts, instance_number=number, now=now)
+            image = image if image is not None else read_image(source)
+            own = dataclasses.replace(meta, **overrides) if overrides else meta
+            ds = build_sc(image, own, ts, instance_number=number, now=now)
             result.entry_ids += outbox.add([ds], destinations)
             result.converted += 1
         except Ezp2pError as error:
-            result.errors.append((path, str(error)))
+            result.errors.append((source, str(error)))
     return result
 
 

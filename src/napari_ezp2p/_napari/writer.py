@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from ..core.convert import convert_images, write_atomically
-from ..core.image import image_from_array
 from ..core.metadata import Metadata
 from ..core.transfer import transfer_syntax
+from .session import layer_image
 
 
 def write_dicom(path: str, data: Any, attributes: dict) -> list[str]:
@@ -18,15 +18,16 @@ def write_dicom(path: str, data: Any, attributes: dict) -> list[str]:
     layer's own values). Demographics come from ``layer.metadata["ezp2p"]`` when a
     study has been attached to the layer, as a dict of Metadata fields.
     """
-    rgb = bool(attributes.get("rgb", False))
-    image, rescale = image_from_array(data, rgb=rgb)
+    layer = layer_image(
+        data,
+        rgb=bool(attributes.get("rgb", False)),
+        contrast_limits=attributes.get("contrast_limits"),
+        name=attributes.get("name", ""),
+    )
     fields = dict(attributes.get("metadata", {}).get("ezp2p", {}))
-    fields.setdefault("series_description", attributes.get("name", ""))
-    if not rgb and attributes.get("contrast_limits"):
-        low, high = (float(v) for v in attributes["contrast_limits"])
-        fields["window"] = ((low + high) / 2, max(high - low, 1.0))
-    meta = Metadata(**fields, rescale=rescale)
-    (ds,) = convert_images([image], meta, transfer_syntax("explicit-le"))
+    fields.setdefault("series_description", layer.name)
+    meta = Metadata(**fields, window=layer.window, rescale=layer.rescale)
+    (ds,) = convert_images([layer.image], meta, transfer_syntax("explicit-le"))
     target = Path(path)
     if target.suffix.lower() != ".dcm":
         target = target.with_suffix(".dcm")

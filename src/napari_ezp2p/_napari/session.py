@@ -1,0 +1,66 @@
+"""What one viewer's docks share, and how a layer becomes an image to send.
+
+Every dock of a viewer (Study, Destinations, Send, Window/Level) and the layer menu's
+"Send layer to PACS" work on the same :class:`Session`, found with
+:func:`session_for`. The work itself is the same Python API as the ``ezp2p`` command
+(``napari_ezp2p.workflow``); this module only adapts napari layers to it.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+
+from psygnal import evented
+
+from ..core.image import SourceImage, image_from_array
+from ..core.metadata import Metadata
+
+
+@evented
+@dataclass
+class Session:
+    """The study the next send attaches to, where it goes and how it is encoded.
+
+    ``metadata`` comes from the Study dock (typed, or picked from a query, in which
+    case its ``queried`` values make later edits show as coerced). ``destinations``
+    are configured names or ``AET@host:port``; empty means the configured default.
+    ``transfer_syntax`` is a key of core.transfer; empty means the destination's
+    preferred one, else explicit VR little endian. Connect to ``session.events``.
+    """
+
+    metadata: Metadata = field(default_factory=Metadata)
+    destinations: tuple[str, ...] = ()
+    transfer_syntax: str = ""
+
+
+_sessions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def session_for(viewer) -> Session:
+    """The session of ``viewer``, made on first use and gone with the viewer."""
+    session = _sessions.get(viewer)
+    if session is None:
+        session = _sessions[viewer] = Session()
+    return session
+
+
+@dataclass(frozen=True)
+class LayerImage:
+    """An image layer as the core wants it: pixels, the window the viewer shows (in
+    the layer's own values), the rescale that restores them, and the layer's name."""
+
+    image: SourceImage
+    window: tuple[float, float] | None
+    rescale: tuple[float, float] | None
+    name: str
+
+
+def layer_image(data, *, rgb: bool, contrast_limits=None, name: str = "") -> LayerImage:
+    """Adapt an image layer's data and display to the core (used by the writer too)."""
+    image, rescale = image_from_array(data, rgb=rgb)
+    window = None
+    if not rgb and contrast_limits is not None:
+        low, high = (float(v) for v in contrast_limits)
+        window = ((low + high) / 2, max(high - low, 1.0))
+    return LayerImage(image, window, rescale, name)
