@@ -55,7 +55,7 @@ def test_send_to_two_destinations_then_find_it_back(home, orthanc, storescp, cap
     argv += ["--study-description", "Two places", "--ts", "jpeg-ls"]
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert f"{pacs.destination.address} ({pacs.destination.address}): 2 sent" in out
+    assert f"{pacs.destination.address}: 2 sent" in out
     assert len(pacs.rest("/instances")) == len(images)
     assert len(storescp.received()) == len(images)
 

@@ -257,7 +257,8 @@ def _progress_bar():
 
 def _print_summary(summary) -> None:
     for run in summary.destinations.values():
-        line = f"{run.name} ({run.address}): {run.sent} sent"
+        where = run.name if run.name == run.address else f"{run.name} ({run.address})"
+        line = f"{where}: {run.sent} sent"
         if run.warnings:
             line += f" ({run.warnings} with warnings)"
         if run.failed or run.not_sent:
