@@ -1,0 +1,284 @@
+"""Scanning with the real SANE ``test`` backend (see conftest.py): no mocks of SANE."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+
+import numpy as np
+import pydicom
+import pytest
+
+from napari_ezp2p.capture import scanner
+from napari_ezp2p.capture.scanner import (
+    ScannerError,
+    list_scanners,
+    sane_session,
+    scan,
+    scanner_options,
+)
+from napari_ezp2p.core.convert import write_atomically
+from napari_ezp2p.core.errors import Ezp2pError
+from napari_ezp2p.core.image import bits_stored_for
+from napari_ezp2p.core.metadata import Metadata
+from napari_ezp2p.core.sc import build_sc, complete_metadata
+from napari_ezp2p.core.transfer import transfer_syntax
+from tests.peers import dciodvfy_errors
+
+PATTERN = {"test_picture": "Color pattern"}
+SMALL = (0.0, 0.0, 40.0, 30.0)  # left, top, width, height in mm: 78 × 59 pixels at 50 dpi
+
+
+def pixels_for(mm: float, dpi: float) -> int:
+    return int(mm / 25.4 * dpi)
+
+
+@pytest.fixture
+def opened_handles(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Every device python-sane opens during the test (the real handles, only recorded)."""
+    import sane
+
+    handles: list = []
+    real_open = sane.open
+
+    def recording_open(name: str):
+        handle = real_open(name)
+        handles.append(handle)
+        return handle
+
+    monkeypatch.setattr(sane, "open", recording_open)
+    return handles
+
+
+def assert_closed(handles: list) -> None:
+    import sane
+
+    for handle in handles:
+        with pytest.raises(sane._sane.error, match="closed"):
+            handle.dev.get_parameters()
+    assert scanner._users == 0  # sane.exit() was called
+
+
+def test_lists_the_test_device(sane_test_backend: str) -> None:
+    infos = {info.name: info for info in list_scanners()}
+    assert sane_test_backend in infos
+    info = infos[sane_test_backend]
+    assert (info.vendor, info.model, info.type) == ("Noname", "frontend-tester", "virtual device")
+    assert sane_test_backend in info.label
+    assert scanner._users == 0
+
+
+def test_options_of_the_test_device(sane_test_backend: str) -> None:
+    options = scanner_options(sane_test_backend)
+    assert options.device == sane_test_backend
+    assert options.resolution_range == (1.0, 1200.0, 1.0)
+    assert 50.0 in options.resolutions and 300.0 in options.resolutions
+    assert options.accepts_resolution(50) and not options.accepts_resolution(5000)
+    assert options.modes == ("gray", "color")
+    assert options.depths == (1, 8, 16)
+    assert options.area_mm == (0.0, 0.0, 200.0, 200.0)
+    assert "Flatbed" in options.sources
+    assert not options.separate_xy_resolution
+
+
+def test_16_bit_grey_scan_keeps_16_bits(sane_test_backend: str, opened_handles: list) -> None:
+    fractions: list[float] = []
+    image = scan(
+        sane_test_backend,
+        resolution_dpi=50,
+        mode="gray",
+        depth=16,
+        area_mm=SMALL,
+        options=PATTERN,
+        progress=fractions.append,
+    )
+    assert image.dtype == np.uint16
+    assert image.shape == (1, pixels_for(30, 50), pixels_for(40, 50), 1)
+    assert image.bits_stored == bits_stored_for(image.pixels)
+    assert image.bits_stored in (12, 16)
+    assert int(image.pixels.max()) > 255  # real 16-bit data, not 8-bit widened
+    assert len(np.unique(image.pixels)) > 256
+    assert image.pixel_spacing == pytest.approx((0.508, 0.508))
+    assert image.conversion_type == "DF"
+    assert fractions[0] == 0.0 and fractions[-1] == 1.0
+    assert len(fractions) > 2 and fractions == sorted(fractions)
+    assert_closed(opened_handles)
+
+
+def test_8_bit_colour_scan(sane_test_backend: str) -> None:
+    image = scan(
+        sane_test_backend,
+        resolution_dpi=50,
+        mode="color",
+        area_mm=SMALL,
+        conversion_type="SD",
+        options=PATTERN,
+    )
+    assert image.shape == (1, 59, 78, 3) and image.dtype == np.uint8
+    assert image.bits_stored == 8 and image.conversion_type == "SD"
+    colours = np.unique(image.pixels.reshape(-1, 3), axis=0)
+    assert len(colours) > 8
+
+
+def test_16_bit_colour_becomes_the_high_byte(sane_test_backend: str) -> None:
+    image = scan(
+        sane_test_backend,
+        resolution_dpi=50,
+        mode="color",
+        depth=16,
+        area_mm=SMALL,
+        options=PATTERN,
+    )
+    # The same scan read straight from python-sane, 16 bits per sample.
+    with sane_session() as sane:
+        dev = sane.open(sane_test_backend)
+        try:
+            dev.mode, dev.depth, dev.resolution = "Color", 16, 50.0
+            dev.tl_x, dev.tl_y, dev.br_x, dev.br_y = 0.0, 0.0, 40.0, 30.0
+            dev.test_picture = PATTERN["test_picture"]
+            dev.start()
+            raw = dev.arr_snap()
+        finally:
+            dev.close()
+    assert raw.dtype == np.uint16 and int(raw.max()) > 255
+    assert image.dtype == np.uint8 and image.bits_stored == 8
+    assert np.array_equal(image.pixels[0], (raw >> 8).astype(np.uint8))
+
+
+def test_area_sets_the_shape(sane_test_backend: str) -> None:
+    full = scan(sane_test_backend, resolution_dpi=25, depth=8)
+    assert full.shape == (1, pixels_for(200, 25), pixels_for(200, 25), 1)
+    part = scan(sane_test_backend, resolution_dpi=50, area_mm=(10.0, 5.0, 20.0, 50.0))
+    assert part.shape == (1, pixels_for(50, 50), pixels_for(20, 50), 1)
+
+
+def test_spacing_follows_the_resolution(sane_test_backend: str) -> None:
+    image = scan(sane_test_backend, resolution_dpi=100, area_mm=(0.0, 0.0, 10.0, 10.0))
+    assert image.pixel_spacing == pytest.approx((0.254, 0.254))
+    assert image.shape == (1, 39, 39, 1)
+
+
+@pytest.mark.parametrize(
+    ("dpi", "reason"),
+    [(5000, "5000 dpi.*1 to 1200 dpi"), (0.5, "0.5 dpi.*1 to 1200"), (-3, "positive")],
+)
+def test_unsupported_resolution_is_refused(
+    sane_test_backend: str, opened_handles: list, dpi: float, reason: str
+) -> None:
+    with pytest.raises(ScannerError, match=reason):
+        scan(sane_test_backend, resolution_dpi=dpi)
+    assert_closed(opened_handles)
+
+
+def test_area_outside_the_glass_is_refused(sane_test_backend: str, opened_handles) -> None:
+    with pytest.raises(ScannerError, match="does not fit"):
+        scan(sane_test_backend, resolution_dpi=50, area_mm=(150.0, 0.0, 60.0, 10.0))
+    with pytest.raises(ScannerError, match="empty"):
+        scan(sane_test_backend, resolution_dpi=50, area_mm=(0.0, 0.0, 0.0, 10.0))
+    assert_closed(opened_handles)
+
+
+def test_invalid_option_value_names_the_option(sane_test_backend: str, opened_handles) -> None:
+    with pytest.raises(ScannerError, match="test_picture.*Invalid argument"):
+        scan(sane_test_backend, resolution_dpi=50, options={"test_picture": "Mona Lisa"})
+    with pytest.raises(ScannerError, match="no .*no_such_option"):
+        scan(sane_test_backend, resolution_dpi=50, options={"no-such-option": 1})
+    assert_closed(opened_handles)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "reason"),
+    [
+        ({"mode": "lineart"}, "mode must be"),
+        ({"depth": 12}, "depth must be"),
+        ({"conversion_type": "DV"}, "conversion type"),
+    ],
+)
+def test_bad_arguments(sane_test_backend: str, kwargs: dict, reason: str) -> None:
+    with pytest.raises(ScannerError, match=reason):
+        scan(sane_test_backend, resolution_dpi=50, **kwargs)
+
+
+def test_unknown_device(sane_test_backend: str) -> None:
+    with pytest.raises(ScannerError, match="no scanner called 'nosuch:0'"):
+        scan("nosuch:0", resolution_dpi=50)
+    with pytest.raises(ScannerError, match="no scanner called"):
+        scanner_options("test:99")
+    assert scanner._users == 0
+
+
+def test_busy_device(sane_test_backend: str) -> None:
+    with sane_session() as sane:
+        held = sane.open(sane_test_backend)
+        try:
+            with pytest.raises(ScannerError, match="is busy"):
+                scan(sane_test_backend, resolution_dpi=50)
+        finally:
+            held.close()
+    assert scanner._users == 0
+    assert scan(sane_test_backend, resolution_dpi=50, area_mm=SMALL).rows == 59
+
+
+def test_cancel_before_the_scan(sane_test_backend: str, opened_handles: list) -> None:
+    with pytest.raises(ScannerError, match="cancelled"):
+        scan(sane_test_backend, resolution_dpi=50, cancel=lambda: True)
+    assert opened_handles == []  # asked before opening: nothing was opened
+    assert_closed(opened_handles)
+
+
+def test_cancel_during_the_scan(sane_test_backend: str, opened_handles: list) -> None:
+    asked: list[int] = []
+
+    def cancel() -> bool:
+        asked.append(1)
+        return len(asked) > 20  # after some lines have been read
+
+    with pytest.raises(ScannerError, match="cancelled"):
+        scan(sane_test_backend, resolution_dpi=50, depth=16, options=PATTERN, cancel=cancel)
+    assert len(asked) <= 22  # stopped at once, not after the whole page (393 lines)
+    assert len(opened_handles) == 1
+    assert_closed(opened_handles)
+    # The device is free again.
+    assert scan(sane_test_backend, resolution_dpi=50, area_mm=SMALL).rows == 59
+
+
+def test_progress_error_is_raised_after_the_read(sane_test_backend: str, opened_handles) -> None:
+    def progress(fraction: float) -> None:
+        if 0 < fraction < 1:
+            raise ValueError("progress bar gone")
+
+    with pytest.raises(ValueError, match="progress bar gone"):
+        scan(sane_test_backend, resolution_dpi=50, progress=progress)
+    assert_closed(opened_handles)
+
+
+def test_missing_python_sane_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "sane", None)  # import sane -> ImportError
+    with pytest.raises(
+        ScannerError, match=r"install the 'scanner' extra \(python-sane\) and SANE"
+    ):
+        list_scanners()
+    with pytest.raises(Ezp2pError, match="python-sane"):
+        scan("test:0", resolution_dpi=50)
+
+
+@pytest.mark.parametrize(("mode", "depth"), [("gray", 16), ("color", 8)])
+def test_scan_becomes_a_clean_secondary_capture(
+    sane_test_backend: str, tmp_path, mode: str, depth: int
+) -> None:
+    image = scan(
+        sane_test_backend,
+        resolution_dpi=50,
+        mode=mode,
+        depth=depth,
+        area_mm=SMALL,
+        options=PATTERN,
+    )
+    meta = complete_metadata(Metadata(), datetime.now())
+    ds = build_sc(image, meta, transfer_syntax("explicit-le"))
+    path = write_atomically(ds, tmp_path / "scan.dcm")
+    assert dciodvfy_errors(path) == []
+    read = pydicom.dcmread(path)
+    assert read.ConversionType == "DF"
+    assert [float(v) for v in read.NominalScannedPixelSpacing] == pytest.approx([0.508, 0.508])
+    assert np.array_equal(read.pixel_array.reshape(image.shape), image.pixels)
