@@ -136,3 +136,32 @@ def test_the_installed_command_runs(tmp_path, images):
     assert (tmp_path / "out" / "photo.dcm").exists()
     bad = subprocess.run([str(ezp2p), "convert", "-o", str(tmp_path)], capture_output=True)
     assert bad.returncode == 2
+
+
+def test_videos_and_pdfs_convert_too(tmp_path, capsys):
+    import av
+
+    video = tmp_path / "in" / "clip.mkv"
+    video.parent.mkdir()
+    with av.open(str(video), "w") as container:
+        stream = container.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for n in range(8):
+            frame = np.full((48, 64, 3), n * 30, np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    document = tmp_path / "in" / "report.pdf"
+    Image.new("RGB", (200, 100), "white").save(document)
+
+    out = tmp_path / "out"
+    assert main(["convert", str(video), str(document), "-o", str(out)]) == 0
+    clip = dcmread(out / "clip.dcm")
+    assert clip.SOPClassUID == "1.2.840.10008.5.1.4.1.1.7.4"
+    assert (int(clip.NumberOfFrames), float(clip.FrameTime), clip.ConversionType) == (8, 40, "DV")
+    pdf = dcmread(out / "report.dcm")
+    assert pdf.SOPClassUID == "1.2.840.10008.5.1.4.1.1.104.1"
+    assert pdf.EncapsulatedDocument[: int(pdf.EncapsulatedDocumentLength)] == document.read_bytes()
+    for path in (out / "clip.dcm", out / "report.dcm"):
+        assert dciodvfy_errors(path) == []

@@ -165,18 +165,18 @@ class _Context:
 
 def _convert(args: argparse.Namespace) -> int:
     from .config import load_user_config
-    from .core.convert import convert_files
+    from .workflow import convert_inputs
 
     ts = transfer_syntax(args.ts or "explicit-le")
     meta = _config_metadata(load_user_config(args.config))
     meta = dataclasses.replace(meta, **_given_metadata(args))
     failures = 0
-    for outcome in convert_files(args.inputs, args.output, meta, ts):
-        if outcome.error:
+    for source, written, error in convert_inputs(args.inputs, args.output, meta, ts):
+        if error:
             failures += 1
-            print(f"ezp2p: {outcome.source}: {outcome.error}", file=sys.stderr)
+            print(f"ezp2p: {source}: {error}", file=sys.stderr)
         else:
-            print(f"{outcome.output}\t<- {outcome.source}\t{ts.label}")
+            print(f"{written}\t<- {source}\t{ts.label}")
     if failures:
         print(f"ezp2p: {failures} of {len(args.inputs)} files failed", file=sys.stderr)
     return 1 if failures else 0
@@ -459,8 +459,8 @@ def build_parser() -> argparse.ArgumentParser:
     convert = commands.add_parser(
         "convert",
         help="convert images to DICOM files",
-        description="Convert images (BMP, JPEG, PNG, TIFF) to Secondary Capture files: "
-        "one study, one series, one file per input.",
+        description="Convert images (BMP, JPEG, PNG, TIFF) and video files to Secondary "
+        "Capture files, PDFs to Encapsulated PDF: one study, one series, one file per input.",
     )
     convert.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
     convert.add_argument("-o", "--output", type=Path, required=True, metavar="DIR")
@@ -474,8 +474,9 @@ def build_parser() -> argparse.ArgumentParser:
     send = commands.add_parser(
         "send",
         help="convert and send to one or more PACS",
-        description="Convert images (and take DICOM files as they are) into the outbox, "
-        "then send them. Failed instances stay in the outbox for `ezp2p queue retry`.",
+        description="Convert images, videos and PDFs (and take DICOM files as they are) "
+        "into the outbox, then send them. Failed instances stay in the outbox for "
+        "`ezp2p queue retry`.",
     )
     send.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="files or folders")
     send.add_argument(

@@ -7,17 +7,21 @@ is ever lost and memory holds one image at a time), then the outbox is drained.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from pydicom import Dataset
+from pydicom import Dataset, dcmread
 
+from .capture.pdf import is_pdf_file, read_pdf
+from .capture.video import is_video_file, read_video
+from .core.convert import free_name, write_atomically
 from .core.errors import Ezp2pError
 from .core.image import SourceImage
 from .core.imageio import is_supported_image, read_image
 from .core.metadata import Metadata
+from .core.pdf import build_encapsulated_pdf
 from .core.sc import build_sc, complete_metadata
 from .core.transfer import TransferSyntax
 from .net.destination import Destination, NetworkSettings
@@ -34,19 +38,41 @@ def is_dicom_file(path: Path) -> bool:
         return False
 
 
+def is_input_file(path: Path) -> bool:
+    """An image, DICOM, PDF or video file we can take (by its first bytes)."""
+    return (
+        is_supported_image(path) or is_dicom_file(path) or is_pdf_file(path) or is_video_file(path)
+    )
+
+
 def collect_inputs(paths: Iterable[Path]) -> list[Path]:
-    """Files as given, and the images and DICOM files inside folders (sorted, recursive)."""
+    """Files as given, and the files we can take inside folders (sorted, recursive)."""
     found: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
-            found += [
-                p
-                for p in sorted(path.rglob("*"))
-                if p.is_file() and (is_supported_image(p) or is_dicom_file(p))
-            ]
+            found += [p for p in sorted(path.rglob("*")) if p.is_file() and is_input_file(p)]
         else:
             found.append(path)
     return found
+
+
+def object_for_file(
+    path: Path, meta: Metadata, ts: TransferSyntax, number: int, now: datetime
+) -> Dataset | Path:
+    """What a file becomes: a DICOM file goes as it is (its path comes back), a PDF
+    becomes an Encapsulated PDF object, a video a multi-frame SC clip (Conversion Type
+    DV, with its frame time), an image a Secondary Capture object."""
+    if is_dicom_file(path):
+        return path
+    if is_pdf_file(path):
+        return build_encapsulated_pdf(
+            read_pdf(path), meta, document_title=path.stem, now=now, instance_number=number
+        )
+    if not is_supported_image(path) and is_video_file(path):
+        clip = read_video(path)
+        meta = dataclasses.replace(meta, frame_time_ms=clip.frame_time_ms)
+        return build_sc(clip.image, meta, ts, instance_number=number, now=now)
+    return build_sc(read_image(path), meta, ts, instance_number=number, now=now)
 
 
 @dataclass
@@ -94,22 +120,45 @@ def queue_images(
     now = now or datetime.now()
     meta = complete_metadata(meta, now)
     result = QueueResult()
-    number = 0
-    for source, image, overrides in items:
+    for number, (source, image, overrides) in enumerate(items, start=1):
+        own = dataclasses.replace(meta, **overrides) if overrides else meta
         try:
-            if image is None and is_dicom_file(Path(source)):
-                result.entry_ids += outbox.add([source], destinations)
-                result.passed_through += 1
-                continue
-            number += 1
-            image = image if image is not None else read_image(source)
-            own = dataclasses.replace(meta, **overrides) if overrides else meta
-            ds = build_sc(image, own, ts, instance_number=number, now=now)
-            result.entry_ids += outbox.add([ds], destinations)
-            result.converted += 1
+            if image is None:
+                made = object_for_file(Path(source), own, ts, number, now)
+            else:
+                made = build_sc(image, own, ts, instance_number=number, now=now)
+            result.entry_ids += outbox.add([made], destinations)
         except Ezp2pError as error:
             result.errors.append((source, str(error)))
+            continue
+        if isinstance(made, Path):
+            result.passed_through += 1
+        else:
+            result.converted += 1
     return result
+
+
+def convert_inputs(
+    paths: Sequence[Path],
+    out_dir: Path,
+    meta: Metadata,
+    ts: TransferSyntax,
+    now: datetime | None = None,
+) -> Iterator[tuple[Path, Path | None, str]]:
+    """Convert each file into ``out_dir`` as one series of one study, yielding
+    ``(source, written file or None, error)``. The metadata is checked before any file
+    is read; a bad file is reported and skipped; nothing half-written is left."""
+    now = now or datetime.now()
+    meta = complete_metadata(meta, now)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for number, path in enumerate(map(Path, paths), start=1):
+        try:
+            made = object_for_file(path, meta, ts, number, now)
+            if isinstance(made, Path):
+                made = dcmread(made)
+            yield path, write_atomically(made, free_name(out_dir, path.stem)), ""
+        except Ezp2pError as error:
+            yield path, None, str(error)
 
 
 def send_queued(
