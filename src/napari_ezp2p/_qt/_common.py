@@ -1,0 +1,101 @@
+"""Small helpers the docks share: network work off the event loop, and a destination combo.
+
+``run_in_thread(func, *args, what=..., on_done=..., on_error=...)`` runs ``func`` in a
+napari ``thread_worker``. What ``func`` returns goes to ``on_done`` (in the main thread).
+An :class:`~napari_ezp2p.core.errors.Ezp2pError` it raises (a refused association, a
+failed query, a bad config) is not a crash: it becomes an error notification
+"``what``: reason" and goes to ``on_error`` with the reason. Anything else is relayed by
+napari as an error notification with its traceback, and ``on_error`` gets it too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from napari.qt.threading import create_worker
+from napari.utils.notifications import show_error
+from qtpy.QtWidgets import QComboBox, QWidget
+
+from ..core.errors import Ezp2pError
+
+
+class _Failed:
+    """What the worker returns when ``func`` raised an expected error."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+def _guarded(func: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return func(*args)
+    except Ezp2pError as error:
+        return _Failed(str(error))
+
+
+def run_in_thread(
+    func: Callable[..., Any],
+    *args: Any,
+    what: str,
+    on_done: Callable[[Any], None],
+    on_error: Callable[[str], None] | None = None,
+    owner: QWidget | None = None,
+):
+    """Start ``func(*args)`` in a thread worker and return the worker (started).
+
+    ``what`` names the job in error notifications ("Echo of pacs", "Worklist query").
+    When ``owner`` (the dock) is gone before the work ends, ``on_done``/``on_error`` are
+    not called; the error notification still is. Tests can wait for ``worker.finished``.
+    """
+    alive = [True]
+    if owner is not None:
+        owner.destroyed.connect(lambda *_: alive.__setitem__(0, False))
+
+    def returned(value: Any) -> None:
+        if isinstance(value, _Failed):
+            show_error(f"{what}: {value.message}")
+            if on_error is not None and alive[0]:
+                on_error(value.message)
+        elif alive[0]:
+            on_done(value)
+
+    def errored(error: Exception) -> None:  # napari notifies it already, with the traceback
+        if on_error is not None and alive[0]:
+            on_error(f"{type(error).__name__}: {error}")
+
+    worker = create_worker(_guarded, func, *args, _start_thread=False)
+    worker.returned.connect(returned)
+    worker.errored.connect(errored)
+    worker.start()
+    return worker
+
+
+class DestinationCombo(QComboBox):
+    """An editable combo of configured destination names, refreshed each time it opens.
+
+    The first entry (empty text) means "the configured default"; the user may also type
+    ``AET@host:port``. ``names`` is called to list the names when the popup opens.
+    """
+
+    def __init__(
+        self, names: Callable[[], list[str]], placeholder: str, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._names = names
+        self.setEditable(True)
+        self.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.lineEdit().setPlaceholderText(placeholder)
+        self.refresh()
+
+    def refresh(self) -> None:
+        text = self.currentText()
+        self.blockSignals(True)
+        self.clear()
+        self.addItems(["", *self._names()])
+        self.setEditText(text)
+        self.blockSignals(False)
+
+    def showPopup(self) -> None:
+        self.refresh()
+        super().showPopup()

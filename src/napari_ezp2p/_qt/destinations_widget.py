@@ -1,0 +1,506 @@
+"""The Destinations dock: our AE title, the remote AEs of the user's config, and C-ECHO.
+
+Every change is written at once to the config file :func:`~napari_ezp2p.config.config_path`
+names, through :mod:`napari_ezp2p.config` (so the ``ezp2p`` command sees it too). The
+"Send" checkboxes choose the destinations of the next send: they set
+``session.destinations`` of the viewer's :class:`Session`. The config edits are plain
+functions at the top of this module; the widget only wires them to Qt.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+
+from napari.utils.notifications import show_error
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .._napari.session import session_for
+from ..config import (
+    ENV_AET,
+    Config,
+    add_destination,
+    config_path,
+    load_config,
+    load_user_config,
+    remove_destination,
+    save_config,
+)
+from ..core.errors import Ezp2pError
+from ..core.transfer import TRANSFER_SYNTAXES
+from ..net.destination import DEFAULT_MAX_PDU, Destination, TlsSettings, check_ae_title
+from ..net.scu import EchoResult, echo
+from ._common import run_in_thread
+
+# ----------------------------------------------------------------------------- logic
+
+
+@dataclass(frozen=True)
+class DestinationForm:
+    """What the editor holds for one destination."""
+
+    name: str = ""
+    ae_title: str = ""
+    host: str = "127.0.0.1"
+    port: int = 104
+    transfer_syntax: str = ""
+    max_pdu: int = DEFAULT_MAX_PDU
+    tls: bool = False
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    verify: bool = True
+    default: bool = False
+    worklist: bool = False
+
+    @property
+    def address(self) -> str:
+        host = self.host.strip()
+        host = f"[{host}]" if ":" in host else host
+        return f"{self.ae_title.strip()}@{host}:{self.port}"
+
+    @property
+    def tls_settings(self) -> TlsSettings | None:
+        if not self.tls:
+            return None
+        return TlsSettings(self.ca_file.strip(), self.cert_file, self.key_file, self.verify)
+
+
+def form_of(config: Config, name: str) -> DestinationForm:
+    """The editor's values for the configured destination ``name``."""
+    dest = config.destinations[name]
+    tls = dest.tls or TlsSettings()
+    return DestinationForm(
+        name=name,
+        ae_title=dest.ae_title,
+        host=dest.host,
+        port=dest.port,
+        transfer_syntax=dest.transfer_syntax,
+        max_pdu=dest.max_pdu,
+        tls=dest.tls is not None,
+        ca_file=tls.ca_file,
+        cert_file=tls.cert_file,
+        key_file=tls.key_file,
+        verify=tls.verify,
+        default=config.default_destination == name,
+        worklist=config.default_worklist == name,
+    )
+
+
+def with_destination(config: Config, form: DestinationForm) -> Config:
+    """``config`` with the destination of ``form`` added, or replacing the one of that
+    name; it is the default destination / worklist server exactly when the form says so
+    (a new destination also becomes the default when there is none)."""
+    new = add_destination(
+        config,
+        form.name.strip(),
+        form.address,
+        tls=form.tls_settings,
+        transfer_syntax=form.transfer_syntax,
+        max_pdu=form.max_pdu,
+        default=form.default,
+        worklist=form.worklist,
+        replace_existing=True,
+    )
+    name = form.name.strip()
+    if not form.default and config.default_destination == name:
+        new = dataclasses.replace(new, default_destination="")
+    if not form.worklist and config.default_worklist == name:
+        new = dataclasses.replace(new, default_worklist="")
+    return new
+
+
+def destination_of(form: DestinationForm) -> Destination:
+    """The destination ``form`` describes, checked as saving would check it."""
+    name = form.name.strip() or "unsaved"
+    return with_destination(Config(), dataclasses.replace(form, name=name)).destinations[name]
+
+
+def with_ae_title(config: Config, title: str) -> Config:
+    """``config`` with our AE title set to ``title`` (checked)."""
+    network = dataclasses.replace(config.network, ae_title=check_ae_title(title))
+    return dataclasses.replace(config, network=network)
+
+
+def describe_echo(result: EchoResult) -> str:
+    """ "success, 3.2 ms", or the reason the echo failed."""
+    if result.ok:
+        return f"success, {result.seconds * 1000:.1f} ms"
+    return result.error or "failed"
+
+
+def echo_form(form: DestinationForm) -> EchoResult:
+    """C-ECHO the destination of ``form`` with our settings from the user's config."""
+    return echo(destination_of(form), load_user_config().network)
+
+
+# ----------------------------------------------------------------------------- widget
+
+_COLUMNS = ("Send", "Name", "Address", "Syntax", "Role")
+
+
+class DestinationsWidget(QWidget):
+    """Our AE title, the configured destinations, and which ones the next send uses."""
+
+    def __init__(self, napari_viewer, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._viewer = napari_viewer
+        self._session = session_for(napari_viewer)
+        self._config = Config()
+        self._config_broken = False
+        self._filling = False
+        self.worker = None  # the last echo's worker
+
+        content = QWidget()
+        layout = QVBoxLayout(content)
+        layout.setContentsMargins(4, 4, 4, 4)
+
+        ours = QFormLayout()
+        self.ae_title = QLineEdit()
+        self.ae_title.setMaxLength(16)
+        self.ae_title.setToolTip("Our AE title: 1-16 printable ASCII characters, no backslash")
+        self.ae_title.editingFinished.connect(self._save_ae_title)
+        ours.addRow("Our AE title", self.ae_title)
+        layout.addLayout(ours)
+
+        self.table = QTableWidget(0, len(_COLUMNS))
+        self.table.setHorizontalHeaderLabels(_COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setToolTip("Tick the destinations of the next send (none: the default)")
+        self.table.setMinimumHeight(100)
+        self.table.itemChanged.connect(self._checks_changed)
+        self.table.itemSelectionChanged.connect(self._row_picked)
+        layout.addWidget(self.table)
+
+        layout.addWidget(self._build_editor())
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(content)
+        # Scroll down, never sideways: the dock is as wide as the form needs.
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        bar = scroll.verticalScrollBar().sizeHint().width()
+        scroll.setMinimumWidth(content.minimumSizeHint().width() + bar + 4)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+
+        self._reload()
+        self._session.events.destinations.connect(self._show_checks)
+        self.destroyed.connect(
+            lambda *_, e=self._session.events.destinations, f=self._show_checks: e.disconnect(f)
+        )
+
+    def _build_editor(self) -> QGroupBox:
+        box = QGroupBox("Destination")
+        form = QFormLayout(box)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.name = QLineEdit(placeholderText="e.g. pacs")
+        self.dest_ae_title = QLineEdit(placeholderText="their AE title")
+        self.dest_ae_title.setMaxLength(16)
+        self.host = QLineEdit(placeholderText="host name or IP")
+        self.port = QSpinBox()
+        self.port.setRange(1, 65535)
+        self.port.setValue(104)
+        self.syntax = QComboBox()
+        self.syntax.addItem("as encoded", "")
+        for ts in TRANSFER_SYNTAXES:
+            self.syntax.addItem(ts.label, ts.key)
+        self.max_pdu = QSpinBox()
+        self.max_pdu.setRange(0, 2**31 - 1)
+        self.max_pdu.setSingleStep(4096)
+        self.max_pdu.setSpecialValueText("unlimited")
+        self.max_pdu.setValue(DEFAULT_MAX_PDU)
+        self.tls = QCheckBox("TLS")
+        self.ca_file = QLineEdit(placeholderText="CA file (PEM)")
+        self.ca_file.setEnabled(False)
+        browse = QToolButton()
+        browse.setText("…")
+        browse.setToolTip("Choose the CA file")
+        browse.setEnabled(False)
+        self.tls.toggled.connect(self.ca_file.setEnabled)
+        self.tls.toggled.connect(browse.setEnabled)
+        browse.clicked.connect(self._browse_ca)
+        self.is_default = QCheckBox("Default")
+        self.is_default.setToolTip("Where a send goes when none is ticked")
+        self.is_worklist = QCheckBox("Worklist server")
+
+        form.addRow("Name", self.name)
+        form.addRow("AE title", self.dest_ae_title)
+        address = QHBoxLayout()
+        address.addWidget(self.host, 1)
+        address.addWidget(QLabel("Port"))
+        address.addWidget(self.port)
+        form.addRow("Host", address)
+        form.addRow("Syntax", self.syntax)
+        form.addRow("Max PDU", self.max_pdu)
+        tls = QHBoxLayout()
+        tls.addWidget(self.tls)
+        tls.addWidget(self.ca_file, 1)
+        tls.addWidget(browse)
+        form.addRow(tls)
+        roles = QHBoxLayout()
+        roles.addWidget(self.is_default)
+        roles.addWidget(self.is_worklist)
+        form.addRow(roles)
+
+        buttons = QHBoxLayout()
+        self.new_button = QPushButton("New")
+        self.save_button = QPushButton("Save")
+        self.remove_button = QPushButton("Remove")
+        self.echo_button = QPushButton("Echo")
+        for button in (self.new_button, self.save_button, self.remove_button, self.echo_button):
+            buttons.addWidget(button)
+        form.addRow(buttons)
+        self.new_button.clicked.connect(lambda: self._show_form(DestinationForm()))
+        self.save_button.clicked.connect(self._save)
+        self.remove_button.clicked.connect(self._remove)
+        self.echo_button.clicked.connect(self._echo)
+        self.echo_label = QLabel("")
+        self.echo_label.setWordWrap(True)
+        form.addRow("Echo", self.echo_label)
+        self._hidden_tls = TlsSettings()
+        return box
+
+    # ------------------------------------------------------------------ config
+
+    def _reload(self) -> None:
+        """Read the config file again and show it."""
+        if self._fresh() is None:
+            self._config = Config()
+        self.ae_title.setText(self._config.network.ae_title)
+        if os.environ.get(ENV_AET):
+            self.ae_title.setToolTip(f"{ENV_AET} overrides it while it is set")
+        self._fill_table()
+
+    def _fresh(self) -> Config | None:
+        """The config file as it is now (the ``ezp2p`` command may have changed it), or
+        None when it cannot be read (the reason is shown; nothing may be saved)."""
+        try:
+            self._config = load_config(config_path())
+        except Ezp2pError as error:
+            self._config_broken = True
+            self.status.setText(f"{error} (fix the file: nothing is saved meanwhile)")
+            return None
+        self._config_broken = False
+        return self._config
+
+    def _store(self, config: Config, message: str) -> bool:
+        """Save ``config`` to the file; say ``message`` or why it could not be saved."""
+        if self._config_broken:
+            self.status.setText(f"{config_path()}: cannot be read, so nothing is saved")
+            return False
+        try:
+            save_config(config, config_path())
+        except Ezp2pError as error:
+            self.status.setText(str(error))
+            return False
+        self._config = config
+        self._fill_table()
+        self.status.setText(message)
+        return True
+
+    def _save_ae_title(self) -> None:
+        title = self.ae_title.text()
+        current = self._fresh()
+        if current is None or title.strip() == current.network.ae_title:
+            return
+        try:
+            config = with_ae_title(current, title)
+        except Ezp2pError as error:
+            self.status.setText(str(error))
+            return
+        self._store(config, f"Our AE title is {config.network.ae_title}")
+
+    def _save(self) -> None:
+        form = self._form()
+        current = self._fresh()
+        if current is None:
+            return
+        try:
+            config = with_destination(current, form)
+        except Ezp2pError as error:
+            self.status.setText(str(error))
+            return
+        name = form.name.strip()
+        verb = "Saved" if name in current.destinations else "Added"
+        if self._store(config, f"{verb} {name} ({form.address})"):
+            self._select(name)
+
+    def _remove(self) -> None:
+        name = self.name.text().strip()
+        current = self._fresh()
+        if current is None:
+            return
+        try:
+            config = remove_destination(current, name)
+        except Ezp2pError as error:
+            self.status.setText(str(error))
+            return
+        if self._store(config, f"Removed {name}"):
+            self._show_form(DestinationForm())
+
+    def _browse_ca(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "CA file", self.ca_file.text())
+        if path:
+            self.ca_file.setText(path)
+
+    # ------------------------------------------------------------------ echo
+
+    def _echo(self) -> None:
+        form = self._form()
+        try:
+            destination_of(form)
+        except Ezp2pError as error:
+            self.echo_label.setText(str(error))
+            return
+        what = f"Echo of {form.name.strip() or form.address}"
+        self.echo_label.setText("…")
+        self.echo_button.setEnabled(False)
+
+        def done(result: EchoResult) -> None:
+            self.echo_button.setEnabled(True)
+            self.echo_label.setText(describe_echo(result))
+            if not result.ok:
+                show_error(f"{what}: {result.error}")
+
+        def failed(message: str) -> None:
+            self.echo_button.setEnabled(True)
+            self.echo_label.setText(message)
+
+        self.worker = run_in_thread(
+            echo_form, form, what=what, on_done=done, on_error=failed, owner=self
+        )
+
+    # ------------------------------------------------------------------ form and table
+
+    def _form(self) -> DestinationForm:
+        return DestinationForm(
+            name=self.name.text().strip(),
+            ae_title=self.dest_ae_title.text().strip(),
+            host=self.host.text().strip(),
+            port=self.port.value(),
+            transfer_syntax=self.syntax.currentData() or "",
+            max_pdu=self.max_pdu.value(),
+            tls=self.tls.isChecked(),
+            ca_file=self.ca_file.text().strip(),
+            cert_file=self._hidden_tls.cert_file,
+            key_file=self._hidden_tls.key_file,
+            verify=self._hidden_tls.verify,
+            default=self.is_default.isChecked(),
+            worklist=self.is_worklist.isChecked(),
+        )
+
+    def _show_form(self, form: DestinationForm) -> None:
+        self.name.setText(form.name)
+        self.dest_ae_title.setText(form.ae_title)
+        self.host.setText(form.host)
+        self.port.setValue(form.port)
+        self.syntax.setCurrentIndex(max(self.syntax.findData(form.transfer_syntax), 0))
+        self.max_pdu.setValue(min(form.max_pdu, self.max_pdu.maximum()))
+        self.tls.setChecked(form.tls)
+        self.ca_file.setText(form.ca_file)
+        self._hidden_tls = TlsSettings("", form.cert_file, form.key_file, form.verify)
+        self.is_default.setChecked(form.default)
+        self.is_worklist.setChecked(form.worklist)
+        self.echo_label.setText("")
+
+    def _fill_table(self) -> None:
+        config = self._config
+        chosen = set(self._session.destinations)
+        self._filling = True
+        try:
+            self.table.setRowCount(len(config.destinations))
+            for row, (name, dest) in enumerate(config.destinations.items()):
+                check = QTableWidgetItem()
+                check.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled)
+                check.setData(Qt.ItemDataRole.UserRole, name)
+                state = Qt.CheckState.Checked if name in chosen else Qt.CheckState.Unchecked
+                check.setCheckState(state)
+                self.table.setItem(row, 0, check)
+                roles = [
+                    role
+                    for role, on in (
+                        ("default", name == config.default_destination),
+                        ("worklist", name == config.default_worklist),
+                        ("TLS", dest.tls is not None),
+                    )
+                    if on
+                ]
+                texts = (name, dest.address, dest.transfer_syntax, ", ".join(roles))
+                for column, text in enumerate(texts, start=1):
+                    self.table.setItem(row, column, QTableWidgetItem(text))
+        finally:
+            self._filling = False
+        # Names no longer configured cannot be sent to; AET@host:port entries stay.
+        kept = tuple(d for d in self._session.destinations if d in config.destinations or "@" in d)
+        if kept != self._session.destinations:
+            self._session.destinations = kept
+
+    def _checks_changed(self, item: QTableWidgetItem) -> None:
+        if self._filling or item.column() != 0:
+            return
+        checked = []
+        for row in range(self.table.rowCount()):
+            check = self.table.item(row, 0)
+            if check is not None and check.checkState() == Qt.CheckState.Checked:
+                checked.append(check.data(Qt.ItemDataRole.UserRole))
+        others = tuple(d for d in self._session.destinations if "@" in d)
+        self._session.destinations = (*checked, *others)
+
+    def _show_checks(self, destinations: tuple[str, ...]) -> None:
+        self._filling = True
+        try:
+            for row in range(self.table.rowCount()):
+                check = self.table.item(row, 0)
+                if check is None:
+                    continue
+                on = check.data(Qt.ItemDataRole.UserRole) in destinations
+                check.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+        finally:
+            self._filling = False
+
+    def _row_picked(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            return
+        item = self.table.item(rows[0].row(), 1)
+        if item is not None and item.text() in self._config.destinations:
+            self._show_form(form_of(self._config, item.text()))
+
+    def _select(self, name: str) -> None:
+        for row in range(self.table.rowCount()):
+            item = self.table.item(row, 1)
+            if item is not None and item.text() == name:
+                self.table.selectRow(row)
+                return

@@ -1,0 +1,620 @@
+"""The Study dock: who and what the next send is about, typed or picked from a query.
+
+The form edits ``session.metadata`` of the viewer's :class:`Session`. "Query worklist"
+and "Query PACS" run a C-FIND in a thread worker; picking an answer fills the form with
+:func:`napari_ezp2p.workflow.metadata_from_match`, which also remembers the answer's
+values so that later edits are recorded as coerced. The query and attach logic is in
+plain functions at the top of this module; the widget only wires it to Qt.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pydicom import Dataset
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .._napari.session import session_for
+from ..config import Config, load_user_config, resolve_destination, resolve_worklist
+from ..core.errors import Ezp2pError
+from ..core.metadata import CHARSETS, DEFAULT_CHARSET, SEXES, Metadata, check_metadata
+from ..net.scu import find_studies, find_worklist
+from ..workflow import metadata_from_match
+from ._common import DestinationCombo, run_in_thread
+
+# ----------------------------------------------------------------------------- logic
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the user filters a query by; empty means "any". ``date`` is ``YYYYMMDD`` or
+    a range ``A-B`` (scheduled date for a worklist, study date for a PACS)."""
+
+    patient_name: str = ""
+    patient_id: str = ""
+    accession: str = ""
+    date: str = ""
+    modality: str = ""
+
+
+def worklist_query(filters: Filters) -> dict[str, str]:
+    """The Modality Worklist keys for ``filters`` (only those given)."""
+    keys = {
+        "PatientName": filters.patient_name,
+        "PatientID": filters.patient_id,
+        "AccessionNumber": filters.accession,
+        "ScheduledProcedureStepStartDate": filters.date,
+        "Modality": filters.modality,
+    }
+    return {k: v.strip() for k, v in keys.items() if v.strip()}
+
+
+def study_query(filters: Filters) -> dict[str, str]:
+    """The Study Root study-level keys for ``filters`` (only those given)."""
+    keys = {
+        "PatientName": filters.patient_name,
+        "PatientID": filters.patient_id,
+        "AccessionNumber": filters.accession,
+        "StudyDate": filters.date,
+        "ModalitiesInStudy": filters.modality,
+    }
+    return {k: v.strip() for k, v in keys.items() if v.strip()}
+
+
+def query_worklist(server: str, filters: Filters) -> list[Dataset]:
+    """Worklist items from ``server`` (a configured name, ``AET@host:port``, or empty for
+    the default worklist server). Raises Ezp2pError with the reason."""
+    config = load_user_config()
+    dest = resolve_worklist(config, server)
+    return find_worklist(
+        worklist_query(filters), dest, config.network, config.worklist_fallback_charset
+    )
+
+
+def query_pacs(server: str, query: dict[str, str], level: str = "STUDY") -> list[Dataset]:
+    """Study Root answers at ``level`` from ``server`` (empty: the default destination)."""
+    config = load_user_config()
+    dest = resolve_destination(config, server)
+    return find_studies(query, dest, config.network, level)
+
+
+def config_defaults(config: Config) -> Metadata:
+    """A new object's metadata as the user's config sets it."""
+    return Metadata(
+        charset=config.charset,
+        institution_name=config.institution_name,
+        institution_address=config.institution_address,
+        station_name=config.station_name,
+        series_description=config.series_description,
+        series_number=config.series_number,
+    )
+
+
+#: Metadata fields that belong to the patient, kept by "New study".
+PATIENT_FIELDS = ("patient_name", "patient_id", "birth_date", "sex")
+#: Fields that belong to one study (and its series), cleared by "New study".
+STUDY_FIELDS = (
+    "accession_number",
+    "referring_physician",
+    "study_description",
+    "study_id",
+    "study_instance_uid",
+    "study_date",
+    "study_time",
+    "series_instance_uid",
+)
+_PATIENT_KEYWORDS = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex")
+
+
+def attach(match: Dataset, current: Metadata, *, series: bool = False) -> Metadata:
+    """``current`` attached to the study (or, with ``series``, the series) of ``match``.
+
+    A study-level pick replaces the patient and study values and starts a new series
+    in that study; a series pick keeps the study and adds the series' values. When the
+    chosen character set cannot hold the answer's names, UTF-8 is used instead.
+    """
+    if series:
+        meta = metadata_from_match(match, current)
+        meta = dataclasses.replace(meta, queried={**current.queried, **meta.queried})
+    else:
+        blank = dict.fromkeys((*PATIENT_FIELDS, *STUDY_FIELDS), "")
+        meta = metadata_from_match(match, dataclasses.replace(current, **blank, queried={}))
+    if meta.charset != DEFAULT_CHARSET and problem(meta):
+        utf8 = dataclasses.replace(meta, charset=DEFAULT_CHARSET)
+        if not problem(utf8):
+            return utf8
+    return meta
+
+
+def new_study(meta: Metadata) -> Metadata:
+    """``meta`` for a new study of the same patient: new UIDs at the next send, no
+    study values; the patient's queried values stay so that edits show as coerced."""
+    queried = {k: v for k, v in meta.queried.items() if k in _PATIENT_KEYWORDS}
+    return dataclasses.replace(meta, **dict.fromkeys(STUDY_FIELDS, ""), queried=queried)
+
+
+def cleared(meta: Metadata, defaults: Metadata) -> Metadata:
+    """``meta`` with every form value back to ``defaults`` (nothing attached)."""
+    names = (*PATIENT_FIELDS, *STUDY_FIELDS, *(name for name, *_ in FORM_FIELDS), "series_number")
+    values = {name: getattr(defaults, name) for name in names}
+    return dataclasses.replace(meta, **values, queried={})
+
+
+def problem(meta: Metadata) -> str:
+    """Why ``meta`` cannot be written, or "" when it can."""
+    try:
+        check_metadata(meta)
+    except Ezp2pError as error:
+        return str(error)
+    return ""
+
+
+def _text(ds: Dataset, keyword: str) -> str:
+    value = ds.get(keyword)
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue":
+        return "\\".join(str(v) for v in value)
+    return str(value)
+
+
+def worklist_row(item: Dataset) -> list[str]:
+    """Table cells of a worklist item (see :data:`STUDY_COLUMNS`)."""
+    steps = item.get("ScheduledProcedureStepSequence") or [Dataset()]
+    step = steps[0]
+    return [
+        _text(item, "PatientName"),
+        _text(item, "PatientID"),
+        _text(item, "AccessionNumber"),
+        _text(step, "ScheduledProcedureStepStartDate"),
+        _text(item, "RequestedProcedureDescription"),
+        _text(step, "Modality"),
+        _text(item, "StudyInstanceUID"),
+    ]
+
+
+def study_row(study: Dataset) -> list[str]:
+    """Table cells of a study answer (see :data:`STUDY_COLUMNS`)."""
+    return [
+        _text(study, "PatientName"),
+        _text(study, "PatientID"),
+        _text(study, "AccessionNumber"),
+        _text(study, "StudyDate"),
+        _text(study, "StudyDescription"),
+        _text(study, "ModalitiesInStudy"),
+        _text(study, "StudyInstanceUID"),
+    ]
+
+
+def series_row(series: Dataset) -> list[str]:
+    """Table cells of a series answer (see :data:`SERIES_COLUMNS`)."""
+    return [
+        _text(series, "SeriesDescription"),
+        _text(series, "SeriesNumber"),
+        _text(series, "Modality"),
+        _text(series, "SeriesDate"),
+        _text(series, "SeriesInstanceUID"),
+    ]
+
+
+STUDY_COLUMNS = ("Name", "ID", "Accession", "Date", "Description", "Modality", "Study UID")
+SERIES_COLUMNS = ("Series", "No.", "Modality", "Date", "Series UID")
+
+#: The text fields of the form: Metadata field, label, placeholder.
+FORM_FIELDS = (
+    ("patient_name", "Name", "FAMILY^Given^Middle"),
+    ("patient_id", "Patient ID", "empty: automatic"),
+    ("birth_date", "Birth date", "YYYYMMDD"),
+    ("sex", "Sex", ""),
+    ("accession_number", "Accession", ""),
+    ("referring_physician", "Referrer", "FAMILY^Given"),
+    ("study_description", "Description", ""),
+    ("study_id", "Study ID", "empty: 1"),
+    ("study_date", "Study date", "empty: today"),
+    ("study_instance_uid", "Study UID", "new study"),
+    ("series_description", "Description", ""),
+    ("series_instance_uid", "Series UID", "new series"),
+    ("modality", "Modality", "OT"),
+    ("body_part", "Body part", "e.g. CHEST"),
+    ("charset", "Charset", ""),
+    ("institution_name", "Institution", ""),
+    ("station_name", "Station", ""),
+)
+_READ_ONLY = ("study_instance_uid", "series_instance_uid")
+_MODALITIES = ("OT", "XC", "DOC", "SC", "CR", "DX", "ES", "GM", "SM", "US", "MG")
+_NAME_HINT = (
+    "DICOM person name: FAMILY^Given^Middle^Prefix^Suffix; for ideographic and "
+    "phonetic forms add groups after '=' (Yamada^Tarou=山田^太郎=やまだ^たろう)"
+)
+
+
+# ----------------------------------------------------------------------------- widget
+
+
+class StudyWidget(QWidget):
+    """Patient, study and series of the next send, and the queries that fill them."""
+
+    def __init__(self, napari_viewer, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._viewer = napari_viewer
+        self._session = session_for(napari_viewer)
+        self._showing = False
+        self._answers: list[Dataset] = []
+        self._answer_kind = ""  # "worklist", "study" or "series"
+        self._study: Dataset | None = None  # the PACS study picked, for a series query
+        self.worker = None  # the last query's worker
+
+        try:
+            self._config = load_user_config()
+            config_problem = ""
+        except Ezp2pError as error:
+            self._config = Config()
+            config_problem = str(error)
+        self._defaults = config_defaults(self._config)
+
+        content = QWidget()
+        layout = QVBoxLayout(content)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self._build_find())
+        layout.addWidget(self._build_form())
+        layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(content)
+        # Scroll down, never sideways: the dock is as wide as the form needs.
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        bar = scroll.verticalScrollBar().sizeHint().width()
+        scroll.setMinimumWidth(content.minimumSizeHint().width() + bar + 4)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+
+        if self._session.metadata == Metadata():
+            self._session.metadata = self._defaults
+        self._show(self._session.metadata)
+        if config_problem:
+            self.problem_label.setText(config_problem)
+        self._session.events.metadata.connect(self._on_session_metadata)
+        self.destroyed.connect(
+            lambda *_, e=self._session.events.metadata, f=self._on_session_metadata: e.disconnect(
+                f
+            )
+        )
+
+    # ------------------------------------------------------------------ building
+
+    def _build_find(self) -> QGroupBox:
+        box = QGroupBox("Find")
+        form = QFormLayout(box)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.server = DestinationCombo(self._destination_names, "default server")
+        self.server.setToolTip(
+            "Configured name or AET@host:port; empty: the default worklist server "
+            "(worklist) or default destination (PACS)"
+        )
+        form.addRow("Server", self.server)
+        self.filter_name = QLineEdit(placeholderText="DOE* (wildcards * ?)")
+        self.filter_id = QLineEdit()
+        self.filter_accession = QLineEdit()
+        self.filter_date = QLineEdit(placeholderText="YYYYMMDD or A-B")
+        self.filter_date.setToolTip(
+            "A day YYYYMMDD or a range A-B, A- or -B: the scheduled date for a worklist, "
+            "the study date for a PACS"
+        )
+        self.filter_modality = QLineEdit(placeholderText="e.g. OT")
+        form.addRow("Name", self.filter_name)
+        ids = QHBoxLayout()
+        ids.addWidget(self.filter_id)
+        ids.addWidget(QLabel("Acc."))
+        ids.addWidget(self.filter_accession)
+        form.addRow("ID", ids)
+        dates = QHBoxLayout()
+        dates.addWidget(self.filter_date)
+        dates.addWidget(QLabel("Mod."))
+        dates.addWidget(self.filter_modality)
+        form.addRow("Date", dates)
+
+        buttons = QHBoxLayout()
+        self.worklist_button = QPushButton("Query worklist")
+        self.pacs_button = QPushButton("Query PACS")
+        self.series_button = QPushButton("Series…")
+        self.series_button.setToolTip("List the series of the picked PACS study")
+        self.series_button.setEnabled(False)
+        for button in (self.worklist_button, self.pacs_button, self.series_button):
+            buttons.addWidget(button)
+        form.addRow(buttons)
+        self.worklist_button.clicked.connect(self._query_worklist)
+        self.pacs_button.clicked.connect(self._query_pacs)
+        self.series_button.clicked.connect(self._query_series)
+
+        self.table = QTableWidget(0, len(STUDY_COLUMNS))
+        self.table.setHorizontalHeaderLabels(STUDY_COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setMinimumHeight(120)
+        self.table.itemSelectionChanged.connect(self._pick)
+        form.addRow(self.table)
+        self.query_status = QLabel("")
+        self.query_status.setWordWrap(True)
+        form.addRow(self.query_status)
+        return box
+
+    def _build_form(self) -> QWidget:
+        box = QWidget()
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.fields: dict[str, QWidget] = {}
+        groups = (
+            ("Patient", ("patient_name", "patient_id", "birth_date", "sex")),
+            (
+                "Study",
+                (
+                    "accession_number",
+                    "referring_physician",
+                    "study_description",
+                    "study_id",
+                    "study_date",
+                    "study_instance_uid",
+                ),
+            ),
+            (
+                "Series",
+                (
+                    "series_description",
+                    "series_number",
+                    "series_instance_uid",
+                    "modality",
+                    "body_part",
+                ),
+            ),
+            ("Object", ("charset", "institution_name", "station_name")),
+        )
+        labels = {name: (label, hint) for name, label, hint in FORM_FIELDS}
+        for title, names in groups:
+            group = QGroupBox(title)
+            form = QFormLayout(group)
+            form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+            for name in names:
+                widget = self._field(name, labels.get(name, ("", ""))[1])
+                self.fields[name] = widget
+                form.addRow("Number" if name == "series_number" else labels[name][0], widget)
+            layout.addWidget(group)
+        self.fields["patient_name"].setToolTip(_NAME_HINT)
+        self.fields["patient_id"].setToolTip("Empty: the inverted date-time of the send")
+
+        buttons = QHBoxLayout()
+        self.new_study_button = QPushButton("New study")
+        self.new_study_button.setToolTip("Same patient, new study: new UIDs at the next send")
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.setToolTip("Empty the form: a new patient and study")
+        buttons.addWidget(self.new_study_button)
+        buttons.addWidget(self.clear_button)
+        layout.addLayout(buttons)
+        self.new_study_button.clicked.connect(
+            lambda: self._set_metadata(new_study(self._session.metadata))
+        )
+        self.clear_button.clicked.connect(
+            lambda: self._set_metadata(cleared(self._session.metadata, self._defaults))
+        )
+        self.attachment_label = QLabel("")
+        self.attachment_label.setWordWrap(True)
+        self.problem_label = QLabel("")
+        self.problem_label.setWordWrap(True)
+        layout.addWidget(self.attachment_label)
+        layout.addWidget(self.problem_label)
+        return box
+
+    def _field(self, name: str, hint: str) -> QWidget:
+        if name == "sex":
+            combo = QComboBox()
+            texts = ("", "M (male)", "F (female)", "O (other)")
+            for value, text in zip(SEXES, texts, strict=True):
+                combo.addItem(text, value)
+            combo.currentIndexChanged.connect(self._edited)
+            return combo
+        if name == "charset":
+            combo = QComboBox()
+            # The long names must not make the dock wide: the popup shows them whole.
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(16)
+            for term, text in CHARSETS.items():
+                combo.addItem(f"{term}: {text}", term)
+            combo.currentIndexChanged.connect(self._edited)
+            return combo
+        if name == "modality":
+            combo = QComboBox()
+            combo.setEditable(True)
+            combo.addItems(_MODALITIES)
+            combo.currentTextChanged.connect(self._edited)
+            return combo
+        if name == "series_number":
+            spin = QSpinBox()
+            spin.setRange(0, 2**31 - 1)
+            spin.valueChanged.connect(self._edited)
+            return spin
+        edit = QLineEdit(placeholderText=hint)
+        if name in _READ_ONLY:
+            edit.setReadOnly(True)
+        edit.textChanged.connect(self._edited)
+        return edit
+
+    # ------------------------------------------------------------------ model <-> form
+
+    def _destination_names(self) -> list[str]:
+        try:
+            return list(load_user_config().destinations)
+        except Ezp2pError:
+            return []
+
+    def _form_values(self) -> dict[str, object]:
+        values: dict[str, object] = {}
+        for name, widget in self.fields.items():
+            if isinstance(widget, QSpinBox):
+                values[name] = widget.value()
+            elif isinstance(widget, QComboBox) and not widget.isEditable():
+                values[name] = widget.currentData() or ""
+            elif isinstance(widget, QComboBox):
+                values[name] = widget.currentText().strip()
+            else:
+                values[name] = widget.text().strip()
+        return values
+
+    def _edited(self, *_args) -> None:
+        if self._showing:
+            return
+        meta = dataclasses.replace(self._session.metadata, **self._form_values())
+        self._set_metadata(meta)
+
+    def _set_metadata(self, meta: Metadata) -> None:
+        """Put ``meta`` in the session (the form follows) and say what is wrong with it."""
+        self._session.metadata = meta
+        self._show(meta)
+
+    def _on_session_metadata(self, meta: Metadata) -> None:
+        self._show(meta)
+
+    def _show(self, meta: Metadata) -> None:
+        """The form, the attachment and the problem labels for ``meta``."""
+        self._showing = True
+        try:
+            for name, widget in self.fields.items():
+                value = getattr(meta, name)
+                if isinstance(widget, QSpinBox):
+                    if widget.value() != value:
+                        widget.setValue(value)
+                elif isinstance(widget, QComboBox) and not widget.isEditable():
+                    index = widget.findData(value)
+                    if index < 0:
+                        widget.addItem(value, value)
+                        index = widget.count() - 1
+                    widget.setCurrentIndex(index)
+                elif isinstance(widget, QComboBox):
+                    if widget.currentText().strip() != value:
+                        widget.setCurrentText(value)
+                elif widget.text().strip() != value:  # keep what is being typed
+                    widget.setText(value)
+        finally:
+            self._showing = False
+        if meta.study_instance_uid:
+            what = "series" if meta.series_instance_uid else "study"
+            self.attachment_label.setText(f"Attached to an existing {what}.")
+        else:
+            self.attachment_label.setText("New study: new UIDs at the next send.")
+        self.problem_label.setText(problem(meta))
+
+    # ------------------------------------------------------------------ queries
+
+    def _filters(self) -> Filters:
+        return Filters(
+            self.filter_name.text(),
+            self.filter_id.text(),
+            self.filter_accession.text(),
+            self.filter_date.text(),
+            self.filter_modality.text(),
+        )
+
+    def _busy(self, busy: bool, text: str = "") -> None:
+        for button in (self.worklist_button, self.pacs_button):
+            button.setEnabled(not busy)
+        self.series_button.setEnabled(not busy and self._study is not None)
+        if text:
+            self.query_status.setText(text)
+
+    def _query_worklist(self) -> None:
+        server = self.server.currentText()
+        self._start("worklist", "Worklist query", query_worklist, server, self._filters())
+
+    def _query_pacs(self) -> None:
+        query = study_query(self._filters())
+        self._start("study", "PACS query", query_pacs, self.server.currentText(), query)
+
+    def _query_series(self) -> None:
+        if self._study is None:
+            return
+        uid = str(self._study.StudyInstanceUID)
+        self._start(
+            "series",
+            "Series query",
+            query_pacs,
+            self.server.currentText(),
+            {"StudyInstanceUID": uid},
+            "SERIES",
+        )
+
+    def _start(self, kind: str, what: str, func, *args) -> None:
+        self._busy(True, f"{what}…")
+
+        def done(answers: list[Dataset]) -> None:
+            self._busy(False, f"{len(answers)} found" if answers else "Nothing found")
+            self._fill(kind, answers)
+
+        def failed(message: str) -> None:
+            self._busy(False, f"{what} failed: {message}")
+
+        self.worker = run_in_thread(
+            func, *args, what=what, on_done=done, on_error=failed, owner=self
+        )
+
+    def _fill(self, kind: str, answers: Sequence[Dataset]) -> None:
+        self._answers = list(answers)
+        self._answer_kind = kind
+        columns = SERIES_COLUMNS if kind == "series" else STUDY_COLUMNS
+        row_of = {"worklist": worklist_row, "study": study_row, "series": series_row}[kind]
+        self.table.blockSignals(True)
+        try:
+            self.table.clearContents()
+            self.table.setColumnCount(len(columns))
+            self.table.setHorizontalHeaderLabels(columns)
+            self.table.setRowCount(len(answers))
+            for row, answer in enumerate(answers):
+                for column, text in enumerate(row_of(answer)):
+                    item = QTableWidgetItem(text)
+                    item.setToolTip(text)
+                    self.table.setItem(row, column, item)
+        finally:
+            self.table.blockSignals(False)
+        if kind != "series":
+            self._study = None
+            self.series_button.setEnabled(False)
+
+    def _pick(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows or rows[0].row() >= len(self._answers):
+            return
+        answer = self._answers[rows[0].row()]
+        series = self._answer_kind == "series"
+        try:
+            meta = attach(answer, self._session.metadata, series=series)
+        except (Ezp2pError, ValueError, TypeError) as error:  # an answer we cannot use
+            self.query_status.setText(f"Cannot use this answer: {error}")
+            return
+        self._set_metadata(meta)
+        if self._answer_kind == "study":
+            self._study = answer
+            self.series_button.setEnabled(True)
+        name = self._session.metadata.patient_name or "(no name)"
+        self.query_status.setText(f"Picked: {name}")
