@@ -69,6 +69,7 @@ def test_names_encodable_in_their_charset_pass(charset, name):
         ("ISO_IR 100", "山田^太郎", "cannot be encoded in Specific Character Set ISO_IR 100"),
         ("ISO_IR 126", "Müller", "cannot be encoded"),
         ("ISO 2022 IR 87", "Müller^Jürgen", "character 'ü' cannot be encoded"),
+        ("ISO_IR 6", "Müller^Jürgen", "character 'ü' cannot be encoded"),
         ("ISO 2022 IR 149", "สมชาย^ใจดี", "cannot be encoded"),
     ],
 )

@@ -47,6 +47,7 @@ CHARSETS = {
 }
 
 _MULTI_BYTE_EXTENSIONS = {"ISO 2022 IR 87", "ISO 2022 IR 159", "ISO 2022 IR 149", "ISO 2022 IR 58"}
+_ASCII_DEFAULTS = ("", "ISO_IR 6", "ISO 2022 IR 6")
 _strict_encoding = threading.Lock()
 
 
@@ -182,7 +183,7 @@ def _check_encodable(where: str, value: str, terms: list[str]) -> None:
     """Encode as pydicom will, failing where it would substitute characters."""
     encodings = convert_encodings(terms)
     label = "\\".join(terms)
-    if len(terms) > 1 and terms[0] in ("", "ISO 2022 IR 6"):
+    if terms[0] in _ASCII_DEFAULTS:  # pydicom treats the default repertoire as Latin-1
         extensions = encodings[1:]
         for char in value:
             if ord(char) > 127 and not any(_encodes(char, enc) for enc in extensions):
