@@ -196,7 +196,18 @@ def _echo(args: argparse.Namespace) -> int:
 
 
 def _send(args: argparse.Namespace) -> int:
-    from .workflow import collect_inputs, metadata_from_match, queue_inputs, send_queued
+    from .workflow import collect_inputs
+
+    inputs = collect_inputs(args.inputs)
+    if not inputs:
+        raise Ezp2pError("no image, video, PDF or DICOM file found in the inputs")
+    return _queue_and_send(args, [(path, None, {}) for path in inputs])
+
+
+def _queue_and_send(args: argparse.Namespace, items: list) -> int:
+    """Queue ``items`` (see workflow.queue_images) with the options' demographics
+    (and the worklist's), then send everything due to the destinations."""
+    from .workflow import metadata_from_match, queue_images, send_queued
 
     context = _Context(args)
     destinations = [context.destination(text) for text in args.to or [None]]
@@ -206,14 +217,10 @@ def _send(args: argparse.Namespace) -> int:
     meta = dataclasses.replace(meta, **_given_metadata(args))
     preferred = destinations[0].transfer_syntax
     ts = transfer_syntax(args.ts or preferred or "explicit-le")
-    inputs = collect_inputs(args.inputs)
-    if not inputs:
-        raise Ezp2pError("no image or DICOM file found in the inputs")
-
     with context.open_outbox() as outbox:
-        queued = queue_inputs(inputs, meta, ts, destinations, outbox)
-        for path, message in queued.errors:
-            print(f"ezp2p: {path}: {message}", file=sys.stderr)
+        queued = queue_images(items, meta, ts, destinations, outbox)
+        for source, message in queued.errors:
+            print(f"ezp2p: {source}: {message}", file=sys.stderr)
         print(
             f"queued {queued.converted} converted and {queued.passed_through} DICOM "
             f"objects for {', '.join(d.name for d in destinations)}",
@@ -222,6 +229,37 @@ def _send(args: argparse.Namespace) -> int:
         summary = send_queued(outbox, destinations, context.network, _progress_bar())
     _print_summary(summary)
     return 0 if summary.ok and not queued.errors else 1
+
+
+def _scan(args: argparse.Namespace) -> int:
+    from .capture.scanner import list_scanners, scan
+
+    if not args.device:
+        for scanner in list_scanners():
+            print(f"{scanner.name}\t{scanner.label}")
+        return 0
+    if not (args.output or args.to):
+        raise Ezp2pError("say where the scan goes: -o DIR and/or --to DEST")
+    image = scan(
+        args.device,
+        resolution_dpi=args.resolution,
+        mode=args.mode,
+        depth=args.depth,
+        area_mm=args.area,
+        conversion_type=args.conversion_type or ("SD" if args.document else "DF"),
+        progress=_fraction_bar(args.device),
+    )
+    if args.output:
+        from .config import load_user_config
+        from .core.convert import convert_images, free_name, write_atomically
+
+        meta = _config_metadata(load_user_config(args.config))
+        meta = dataclasses.replace(meta, **_given_metadata(args))
+        ts = transfer_syntax(args.ts or "explicit-le")
+        (ds,) = convert_images([image], meta, ts)
+        args.output.mkdir(parents=True, exist_ok=True)
+        print(write_atomically(ds, free_name(args.output, "scan")))
+    return _queue_and_send(args, [(args.device, image, {})]) if args.to else 0
 
 
 def _worklist_item(context: _Context, args: argparse.Namespace) -> Dataset:
@@ -253,6 +291,14 @@ def _progress_bar():
             print(file=sys.stderr)
 
     return show
+
+
+def _fraction_bar(name: str):
+    """A progress line for work measured as a fraction, on stderr when it is a terminal."""
+    if not sys.stderr.isatty():
+        return None
+    bar = _progress_bar()
+    return lambda fraction: bar(name, round(fraction * 100), 100)
 
 
 def _print_summary(summary) -> None:
@@ -432,6 +478,27 @@ def _serve(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------- parser
 
 
+def _area(text: str) -> tuple[float, float, float, float]:
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 4:
+        raise argparse.ArgumentTypeError(f"{text!r}: give LEFT,TOP,WIDTH,HEIGHT in mm")
+    return values
+
+
+def _add_sending_options(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    default = "default: config" if required else "none: only -o"
+    parser.add_argument(
+        "--to", action="append", metavar="DEST", help=f"destination (repeatable; {default})"
+    )
+    parser.add_argument(
+        "--from-worklist", metavar="ACCESSION", help="take demographics from this worklist item"
+    )
+    parser.add_argument("--worklist", metavar="DEST", help="worklist server (default: config)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ezp2p", description="Images to DICOM Secondary Capture, sent to a PACS."
@@ -479,15 +546,26 @@ def build_parser() -> argparse.ArgumentParser:
         "`ezp2p queue retry`.",
     )
     send.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="files or folders")
-    send.add_argument(
-        "--to", action="append", metavar="DEST", help="destination (repeatable; default: config)"
-    )
-    send.add_argument(
-        "--from-worklist", metavar="ACCESSION", help="take demographics from this worklist item"
-    )
-    send.add_argument("--worklist", metavar="DEST", help="worklist server (default: config)")
+    _add_sending_options(send)
     _add_metadata_options(send)
     send.set_defaults(run=_send)
+
+    scan = commands.add_parser(
+        "scan",
+        help="scan a film or document from a SANE scanner",
+        description="Without DEVICE, list the scanners. With it, scan once and write the "
+        "object to -o DIR and/or send it --to DEST.",
+    )
+    scan.add_argument("device", nargs="?", metavar="DEVICE", help="SANE device, e.g. test:0")
+    scan.add_argument("-o", "--output", type=Path, metavar="DIR")
+    scan.add_argument("--resolution", type=float, default=150, metavar="DPI")
+    scan.add_argument("--mode", choices=("gray", "color"), default="gray")
+    scan.add_argument("--depth", type=int, choices=(8, 16), default=16)
+    scan.add_argument("--area", type=_area, metavar="L,T,W,H", help="scan area in mm")
+    scan.add_argument("--document", action="store_true", help="a document (SD), not a film")
+    _add_sending_options(scan, required=False)
+    _add_metadata_options(scan)
+    scan.set_defaults(run=_scan)
 
     find = commands.add_parser("find", help="query a PACS (Study Root C-FIND)")
     find.add_argument("--to", metavar="DEST", help="PACS (default: config)")
