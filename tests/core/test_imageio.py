@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import struct
 import zlib
+from datetime import datetime
 
 import numpy as np
 import pytest
 import tifffile
 from PIL import Image, ImageFile
+from pydicom.encaps import generate_frames
 
 from napari_ezp2p.core import imageio
+from napari_ezp2p.core.convert import convert_files
 from napari_ezp2p.core.errors import ImageReadError
+from napari_ezp2p.core.image import DeferredPixels
 from napari_ezp2p.core.imageio import is_supported_image, read_image
+from napari_ezp2p.core.metadata import Metadata
+from napari_ezp2p.core.sc import build_sc, complete_metadata
+from napari_ezp2p.core.transfer import transfer_syntax
 
 ORIENTATION = 0x0112
 
@@ -312,6 +319,85 @@ def test_extended_sequential_jpeg_passes_through(tmp_path):
     data = _photo(tmp_path / "a.jpg").read_bytes().replace(b"\xff\xc0", b"\xff\xc1", 1)
     (tmp_path / "sof1.jpg").write_bytes(data)
     assert read_image(tmp_path / "sof1.jpg").jpeg_bitstream == data
+
+
+def _sc(image, key):
+    meta = complete_metadata(Metadata(), datetime(2026, 11, 29, 12))
+    return build_sc(image, meta, transfer_syntax(key))
+
+
+def test_passthrough_reads_only_the_header_and_never_decodes(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(imageio, "_decode_jpeg", lambda *args: calls.append(args))
+    for mode in ("RGB", "L"):
+        path = _photo(tmp_path / f"{mode}.jpg", mode)
+        image = read_image(path)
+        assert isinstance(image.data, DeferredPixels)
+        samples = 3 if mode == "RGB" else 1
+        assert (image.frames, image.rows, image.columns, image.samples) == (1, 32, 48, samples)
+        ratio = round(32 * 48 * samples / path.stat().st_size, 2)
+        assert image.lossy_compression == ("ISO_10918_1", ratio)
+        for key in ("jpeg-baseline", "jpeg-extended"):
+            ds = _sc(image, key)
+            fragment = next(generate_frames(ds.PixelData, number_of_frames=1))
+            assert fragment.rstrip(b"\0") == path.read_bytes()
+            assert ds.LossyImageCompressionRatio == f"{ratio:.2f}"
+    assert calls == []
+
+
+def test_deferred_jpeg_decodes_when_another_syntax_needs_the_pixels(tmp_path):
+    path = _photo(tmp_path / "a.jpg")
+    with Image.open(path) as opened:
+        expected = np.asarray(opened.convert("RGB"))
+    image = read_image(path)
+    ds = _sc(image, "explicit-le")
+    np.testing.assert_array_equal(ds.pixel_array, expected)
+    np.testing.assert_array_equal(image.pixels[0], expected)
+    assert not ds["PixelData"].is_undefined_length
+    ds = _sc(image, "jpeg-ls")
+    np.testing.assert_array_equal(ds.pixel_array, expected)
+    assert ds["PixelData"].is_undefined_length  # encapsulated, as pynetdicom must send it
+
+
+def test_truncated_jpeg_is_an_error_whatever_the_transfer_syntax(tmp_path):
+    path = _photo(tmp_path / "a.jpg")
+    path.write_bytes(path.read_bytes()[:-200])
+    for key in ("jpeg-baseline", "explicit-le"):
+        (done,) = convert_files([path], tmp_path / key, Metadata(), transfer_syntax(key))
+        assert done.output is None
+        assert str(path) in done.error and "truncated" in done.error
+        assert not list((tmp_path / key).iterdir())
+
+
+def test_jpeg_with_a_damaged_scan_header_is_decoded_before_it_is_used(tmp_path):
+    data = bytearray(_photo(tmp_path / "a.jpg").read_bytes())
+    sos = data.find(b"\xff\xda")
+    data[sos + 5] = 9  # the first scan names a component the frame does not have
+    (tmp_path / "b.jpg").write_bytes(data)
+    assert "truncated or damaged" in _error(tmp_path / "b.jpg")
+
+
+def test_damage_found_only_by_decoding_is_an_error_when_the_pixels_are_needed(tmp_path):
+    data = bytearray(_photo(tmp_path / "a.jpg").read_bytes())
+    sof = data.find(b"\xff\xc0")
+    data[sof + 12] = 3  # component 1 uses quantisation table 3, which is not defined
+    path = tmp_path / "b.jpg"
+    path.write_bytes(data)
+    image = read_image(path)  # only the markers were read: they are whole
+    with pytest.raises(ImageReadError, match="truncated or damaged") as caught:
+        _sc(image, "jpeg-ls")
+    assert str(path) in str(caught.value)
+    with pytest.raises(ImageReadError):
+        _ = image.pixels
+
+
+def test_jpeg_with_data_after_its_end_is_read_as_before(tmp_path):
+    path = _photo(tmp_path / "a.jpg")
+    data = path.read_bytes() + b"\0" * 10
+    path.write_bytes(data)
+    image = read_image(path)
+    assert isinstance(image.data, np.ndarray)  # decoded at once, as before
+    assert image.jpeg_bitstream == data
 
 
 def test_progressive_jpeg_has_no_bitstream_but_is_lossy(tmp_path):

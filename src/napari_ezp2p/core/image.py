@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -16,9 +19,25 @@ CONVERSION_TYPES = {
 
 
 @dataclass(frozen=True)
+class DeferredPixels:
+    """Pixels known by their shape and dtype before ``decode()`` decodes them.
+
+    ``decode`` returns the ``(frames, rows, columns, samples)`` array, or raises
+    ImageReadError when the source turns out to be damaged.
+    """
+
+    shape: tuple[int, int, int, int]
+    dtype: np.dtype
+    decode: Callable[[], np.ndarray] = field(repr=False)
+
+
+@dataclass(frozen=True)
 class SourceImage:
     """Pixels as ``(frames, rows, columns, samples)``, uint8 or uint16, samples 1 or 3.
 
+    ``data`` is the pixel array, or a :class:`DeferredPixels` that is decoded the first
+    time ``pixels`` is read (a JPEG that is encapsulated as it is never needs it); the
+    shape, dtype and everything derived from them are known without decoding.
     ``bits_stored`` is what the data needs (8; 12 or 16 for uint16 grey).
     ``pixel_spacing`` is (row, column) in mm where the source knows its resolution.
     ``jpeg_bitstream`` holds the source's own JPEG bytes when they can be encapsulated
@@ -29,7 +48,7 @@ class SourceImage:
     file format ("JPEG", "PNG", "TIFF", "BMP").
     """
 
-    pixels: np.ndarray
+    data: np.ndarray | DeferredPixels
     bits_stored: int
     conversion_type: str = "WSD"
     pixel_spacing: tuple[float, float] | None = None
@@ -38,37 +57,56 @@ class SourceImage:
     lossy_compression: tuple[str, float] | None = None
 
     def __post_init__(self) -> None:
-        if self.pixels.ndim != 4 or self.pixels.shape[-1] not in (1, 3):
-            raise ValueError(
-                f"pixels must be (frames, rows, columns, 1|3), got shape {self.pixels.shape}"
-            )
-        if self.pixels.dtype not in (np.uint8, np.uint16):
-            raise ValueError(f"pixels must be uint8 or uint16, got {self.pixels.dtype}")
-        if self.pixels.shape[-1] == 3 and self.pixels.dtype != np.uint8:
-            raise ValueError("colour pixels must be 8-bit")
-        if not 1 <= self.bits_stored <= self.pixels.dtype.itemsize * 8:
-            raise ValueError(f"bits_stored {self.bits_stored} does not fit {self.pixels.dtype}")
+        _check_layout(self.shape, self.dtype)
+        if not 1 <= self.bits_stored <= self.dtype.itemsize * 8:
+            raise ValueError(f"bits_stored {self.bits_stored} does not fit {self.dtype}")
         if self.conversion_type not in CONVERSION_TYPES:
             raise ValueError(
                 f"conversion type {self.conversion_type!r} is not one of "
                 f"{', '.join(CONVERSION_TYPES)}"
             )
 
+    @cached_property
+    def pixels(self) -> np.ndarray:
+        """The pixel array, decoded on first use when ``data`` is deferred."""
+        if isinstance(self.data, np.ndarray):
+            return self.data
+        pixels = self.data.decode()
+        if pixels.shape != self.shape or pixels.dtype != self.dtype:
+            raise ValueError(
+                f"decoded pixels are {pixels.shape} {pixels.dtype}, "
+                f"expected {self.shape} {self.dtype}"
+            )
+        return pixels
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        return tuple(self.data.shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(self.data.dtype)
+
+    @property
+    def nbytes(self) -> int:
+        """Size of the decoded pixels in bytes."""
+        return math.prod(self.shape) * self.dtype.itemsize
+
     @property
     def frames(self) -> int:
-        return self.pixels.shape[0]
+        return self.shape[0]
 
     @property
     def rows(self) -> int:
-        return self.pixels.shape[1]
+        return self.shape[1]
 
     @property
     def columns(self) -> int:
-        return self.pixels.shape[2]
+        return self.shape[2]
 
     @property
     def samples(self) -> int:
-        return self.pixels.shape[3]
+        return self.shape[3]
 
     @property
     def is_colour(self) -> bool:
@@ -96,6 +134,15 @@ class SourceImage:
         array = np.ascontiguousarray(array)
         fields.setdefault("bits_stored", bits_stored_for(array))
         return cls(array, **fields)
+
+
+def _check_layout(shape: tuple[int, ...], dtype: np.dtype) -> None:
+    if len(shape) != 4 or shape[-1] not in (1, 3):
+        raise ValueError(f"pixels must be (frames, rows, columns, 1|3), got shape {shape}")
+    if dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"pixels must be uint8 or uint16, got {dtype}")
+    if shape[-1] == 3 and dtype != np.uint8:
+        raise ValueError("colour pixels must be 8-bit")
 
 
 def bits_stored_for(pixels: np.ndarray) -> int:

@@ -9,9 +9,12 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import math
 import os
 import struct
 import warnings
+from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +22,8 @@ import tifffile
 from PIL import ExifTags, Image, ImageFile, ImageOps
 
 from .errors import ImageReadError
-from .image import SourceImage, bits_stored_for
+from .image import DeferredPixels, SourceImage, bits_stored_for
+from .pixels import JpegHeader, jpeg_header
 
 SUFFIXES = frozenset({".bmp", ".jpg", ".jpeg", ".png", ".tif", ".tiff"})
 MAX_PIXELS = 2**26
@@ -62,6 +66,7 @@ _PILLOW_ALPHA = {"LA": "LA", "La": "LA", "PA": "RGBA", "RGBA": "RGBA", "RGBa": "
 _PILLOW_16BIT = {"I;16", "I;16L", "I;16B", "I;16N"}
 _PILLOW_COLOUR = {"P", "RGB", "RGBX", "CMYK", "YCbCr", "HSV"}
 _JPEG_PASSTHROUGH_SOF = (0xC0, 0xC1)  # baseline and extended sequential Huffman
+_JPEG_EOI = b"\xff\xd9"
 
 
 class _Reject(Exception):
@@ -94,13 +99,23 @@ def read_image(path: str | os.PathLike) -> SourceImage:
     - Pixel spacing comes from a physical resolution (TIFF inch/cm, PNG pHYs metres, JPEG
       JFIF dpi/dpcm); BMP resolution is a writer's default and is ignored.
     - A baseline 8-bit JPEG that needs no rotation keeps its bytes for encapsulation.
+      When its markers are whole and it ends with EOI, only its header is read: the
+      pixels are decoded the first time they are used (never, when the bytes are
+      encapsulated as they are), and a damaged scan raises ImageReadError then.
     """
     path = Path(path)
-    try:
+    with _read_errors(path):
         image_format = _identify(path)
         if image_format == "TIFF":
             return _read_tiff(path)
         return _read_pillow(path, image_format)
+
+
+@contextlib.contextmanager
+def _read_errors(path: Path) -> Iterator[None]:
+    """Every failure on bad input in the block as an ImageReadError naming ``path``."""
+    try:
+        yield
     except _Reject as exc:
         raise ImageReadError(f"Cannot read {path}: {exc}") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -156,8 +171,9 @@ def _image(pixels: np.ndarray, colour: bool, **fields) -> SourceImage:
     )  # fmt: skip
 
 
-def _lossy(pixels: np.ndarray, file_size: int) -> tuple[str, float]:
-    return ("ISO_10918_1", round(pixels.nbytes / file_size, 2))
+def _lossy(nbytes: int, file_size: int) -> tuple[str, float]:
+    """JPEG compression the source went through: decoded size / file size."""
+    return ("ISO_10918_1", round(nbytes / file_size, 2))
 
 
 # --- Pillow: BMP, JPEG, PNG -------------------------------------------------------------
@@ -171,18 +187,57 @@ def _read_pillow(path: Path, image_format: str) -> SourceImage:
         with Image.open(io.BytesIO(data), formats=[image_format]) as opened:
             _check_size(opened.height, opened.width)
             orientation = opened.getexif().get(ExifTags.Base.Orientation, 1)
-            opened.load()
-            spacing = _pillow_spacing(opened, image_format)
-            pixels = _pillow_pixels(ImageOps.exif_transpose(opened))
             single = getattr(opened, "n_frames", 1) == 1
+            header = jpeg_header(data) if image_format == "JPEG" else None
+            passes_through = orientation == 1 and single and _jpeg_passes_through(header)
+            if passes_through and _jpeg_intact(data, header, opened):
+                pixels = None
+            else:
+                opened.load()
+                if orientation in _ORIENTATIONS:
+                    pixels = _pillow_pixels(ImageOps.exif_transpose(opened))
+                else:
+                    pixels = _pillow_pixels(opened)
+            spacing = _pillow_spacing(opened, image_format)
     if spacing and orientation in (5, 6, 7, 8):
         spacing = spacing[::-1]
     fields = {"pixel_spacing": spacing, "source_format": image_format}
+    if pixels is None:  # a JPEG to decode only if it is not encapsulated as it is
+        shape = (1, header.rows, header.columns, len(header.components))
+        deferred = DeferredPixels(shape, np.dtype(np.uint8), partial(_decode_jpeg, path, data))
+        lossy = _lossy(math.prod(shape), len(data))
+        return SourceImage(deferred, 8, jpeg_bitstream=data, lossy_compression=lossy, **fields)
     if image_format == "JPEG":
-        fields["lossy_compression"] = _lossy(pixels, len(data))
-        if orientation == 1 and single and _jpeg_passes_through(data):
+        fields["lossy_compression"] = _lossy(pixels.nbytes, len(data))
+        if passes_through:
             fields["jpeg_bitstream"] = data
     return _image(pixels, pixels.ndim == 3, **fields)
+
+
+def _jpeg_intact(data: bytes, header: JpegHeader, opened: Image.Image) -> bool:
+    """Whether a JPEG looks whole without decoding it: its decode can then wait.
+
+    Its first scan header names components of its frame, it ends with EOI (a cut file
+    does not) and Pillow agrees on its size and kind. libjpeg itself accepts a scan cut
+    short before an EOI, or damaged entropy-coded data, so decoding would find no more.
+    """
+    return (
+        bool(header.scan)
+        and set(header.scan) <= {component[0] for component in header.components}
+        and data.endswith(_JPEG_EOI)
+        and opened.size == (header.columns, header.rows)
+        and opened.mode == ("L" if len(header.components) == 1 else "RGB")
+    )
+
+
+def _decode_jpeg(path: Path, data: bytes) -> np.ndarray:
+    """The pixels of a JPEG read by :func:`_read_pillow` without them, (1, rows, cols, 1|3)."""
+    with _read_errors(path):
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+        with Image.open(io.BytesIO(data), formats=["JPEG"]) as opened:
+            opened.load()
+            pixels = _pillow_pixels(opened)
+    return pixels.reshape(1, *pixels.shape[:2], -1)
 
 
 def _pillow_spacing(image: Image.Image, image_format: str) -> tuple[float, float] | None:
@@ -208,16 +263,16 @@ def _pillow_pixels(image: Image.Image) -> np.ndarray:
     """(rows, columns) grey or (rows, columns, 3) RGB, uint8 or 16-bit grey."""
     mode = image.mode
     if mode in _PILLOW_16BIT:
-        return np.asarray(image).astype(np.uint16)
+        return np.asarray(image).astype(np.uint16, copy=False)
     if mode in ("I", "F"):
         return _fit_uint16(np.asarray(image))
     if mode in _PILLOW_ALPHA or (mode in ("L", "RGB", "P") and "transparency" in image.info):
         array = np.asarray(image.convert(_PILLOW_ALPHA.get(mode, "LA" if mode == "L" else "RGBA")))
         pixels = _over_white(array[..., :-1], array[..., -1:])
     elif mode in ("1", "L"):
-        pixels = np.asarray(image.convert("L"))
+        pixels = np.asarray(image if mode == "L" else image.convert("L"))
     elif mode in _PILLOW_COLOUR:
-        pixels = np.asarray(image.convert("RGB"))
+        pixels = np.asarray(image if mode == "RGB" else image.convert("RGB"))
     else:
         raise _Reject(f"its pixel mode {mode!r} is not supported")
     if mode in ("P", "PA"):
@@ -225,28 +280,15 @@ def _pillow_pixels(image: Image.Image) -> np.ndarray:
     return pixels[..., 0] if pixels.ndim == 3 and pixels.shape[-1] == 1 else pixels
 
 
-def _jpeg_passes_through(data: bytes) -> bool:
+def _jpeg_passes_through(header: JpegHeader | None) -> bool:
     """Whether the JPEG is 8-bit sequential Huffman with 1 component, or 3 in YCbCr."""
-    position, adobe_transform = 2, None
-    while position + 4 <= len(data) and data[position] == 0xFF:
-        marker = data[position + 1]
-        length = int.from_bytes(data[position + 2 : position + 4], "big")
-        segment = data[position + 4 : position + 2 + length]
-        if marker == 0xEE and segment.startswith(b"Adobe") and len(segment) >= 12:
-            adobe_transform = segment[11]
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            if len(segment) < 6:
-                return False
-            precision, components = segment[0], segment[5]
-            rgb_coded = components == 3 and (adobe_transform == 0 or segment[6:15:3] == b"RGB")
-            return (
-                marker in _JPEG_PASSTHROUGH_SOF
-                and precision == 8
-                and components in (1, 3)
-                and not rgb_coded
-            )
-        position += 2 + length
-    return False
+    return (
+        header is not None
+        and header.sof in _JPEG_PASSTHROUGH_SOF
+        and header.precision == 8
+        and len(header.components) in (1, 3)
+        and header.photometric != "RGB"
+    )
 
 
 # --- tifffile: TIFF ---------------------------------------------------------------------
@@ -271,7 +313,7 @@ def _read_tiff(path: Path) -> SourceImage:
         spacing = spacing[::-1]
     lossy = None
     if compressions & {tifffile.COMPRESSION.OJPEG, tifffile.COMPRESSION.JPEG}:
-        lossy = _lossy(pixels, file_size)
+        lossy = _lossy(pixels.nbytes, file_size)
     return _image(
         pixels, pixels.ndim == 4, pixel_spacing=spacing, source_format="TIFF",
         lossy_compression=lossy,

@@ -139,7 +139,7 @@ def set_pixel_data(
     """
     codec = _CODECS.get(ts.key)
     _check(image, ts, codec, multiframe)
-    bits_allocated = image.pixels.dtype.itemsize * 8
+    bits_allocated = image.dtype.itemsize * 8
     bits_stored = image.bits_stored
     colour = "RGB"
     history = [image.lossy_compression] if image.lossy_compression else []
@@ -156,7 +156,7 @@ def set_pixel_data(
             colour = passthrough
         else:
             fragments = [codec.encode(_frame(image, i), bits_stored) for i in range(image.frames)]
-        ratio = image.pixels.nbytes / sum(len(f) for f in fragments)
+        ratio = image.nbytes / sum(len(f) for f in fragments)
         if (codec.method and not passthrough) or (passthrough and not history):
             history.append((codec.method, ratio))
         pixel_data = encapsulate(fragments, has_bot=True)
@@ -174,12 +174,15 @@ def set_pixel_data(
     _set_or_delete(ds, "NumberOfFrames", frames)
     _set_lossy(ds, history)
     ds.add_new(0x7FE00010, vr, pixel_data)
+    # Encapsulated Pixel Data has an undefined length; pydicom marks it so when it reads
+    # a file, not when it is set, and pynetdicom writes the element as it finds it.
+    ds["PixelData"].is_undefined_length = codec is not None
     ds.file_meta.TransferSyntaxUID = ts.uid
 
 
 def _encoded_bits(image: SourceImage, ts: TransferSyntax) -> int:
     """Bits Stored of the encoded data: the codec's sample precision where it is fixed."""
-    if image.pixels.dtype == np.uint16:
+    if image.dtype == np.uint16:
         if ts.key == "jpeg-extended":
             return 12
         if ts.key == "jpeg-ls-near":  # CharLS precision 16: NEAR may overshoot a smaller range
@@ -200,7 +203,7 @@ def _check(
         )
     if codec is None:
         return
-    if ts.key == "jpeg-baseline" and image.pixels.dtype != np.uint8:
+    if ts.key == "jpeg-baseline" and image.dtype != np.uint8:
         hint = "jpeg-extended" if image.bits_stored <= 12 else _SUGGESTION
         raise ConversionError(
             f"{ts.label} ({ts.key}) carries 8-bit data only, this image has "
@@ -260,6 +263,7 @@ class JpegHeader:
     columns: int
     components: tuple[tuple[int, int, int], ...]  # (id, horizontal, vertical sampling)
     adobe_transform: int | None  # APP14 "Adobe" colour transform, when present
+    scan: tuple[int, ...] = ()  # component ids of the first scan; () if its SOS is malformed
 
     @property
     def photometric(self) -> str:
@@ -281,7 +285,7 @@ def jpeg_header(stream: bytes) -> JpegHeader | None:
     """Parse the markers of a JPEG stream up to its first scan; None if it is not JPEG."""
     if stream[:2] != b"\xff\xd8":
         return None
-    pos, sof, adobe = 2, None, None
+    pos, sof, adobe, scan = 2, None, None, ()
     while pos + 4 <= len(stream):
         if stream[pos] != 0xFF:
             return None
@@ -306,11 +310,14 @@ def jpeg_header(stream: bytes) -> JpegHeader | None:
         elif marker == 0xEE and body[:5] == b"Adobe" and len(body) >= 12:
             adobe = body[11]
         elif marker == 0xDA:
+            count = body[0] if body else 0
+            if count and len(body) == 4 + 2 * count:  # Ns, Ns x (id, tables), Ss, Se, Ah/Al
+                scan = tuple(body[1 : 1 + 2 * count : 2])
             break
         pos += 2 + length
     if sof is None:
         return None
-    return JpegHeader(*sof, adobe_transform=adobe)
+    return JpegHeader(*sof, adobe_transform=adobe, scan=scan)
 
 
 def _passthrough(image: SourceImage, ts: TransferSyntax) -> str | None:
@@ -323,7 +330,7 @@ def _passthrough(image: SourceImage, ts: TransferSyntax) -> str | None:
         or header.sof not in _SOF_PASSTHROUGH[ts.key]
         or header.precision != 8
         or image.frames != 1
-        or image.pixels.dtype != np.uint8
+        or image.dtype != np.uint8
         or (header.rows, header.columns) != (image.rows, image.columns)
         or len(header.components) != image.samples
     ):
