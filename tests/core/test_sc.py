@@ -225,3 +225,14 @@ def test_a_clip_carries_its_frame_time(tmp_path):
 def test_window_on_a_colour_image_is_refused():
     with pytest.raises(ConversionError, match="grey images"):
         build_sc(IMAGES["rgb8"], _meta(window=(1.0, 2.0)), transfer_syntax("explicit-le"))
+
+
+def test_equipment_purpose_codes_match_the_dicom_dictionary():
+    from pydicom.sr.codedict import codes
+
+    from napari_ezp2p.core.sc import _EQUIPMENT_PURPOSE
+
+    for ours in _EQUIPMENT_PURPOSE.values():
+        (theirs,) = [c for c in codes.DCM.dir() if getattr(codes.DCM, c).value == ours.value]
+        code = getattr(codes.DCM, theirs)
+        assert (code.scheme_designator, code.meaning) == (ours.scheme_designator, ours.meaning)

@@ -15,11 +15,11 @@ from .errors import ConversionError
 from .identity import MANUFACTURER, SOFTWARE_VERSION, new_uid
 from .metadata import Metadata, charset_terms, check_value
 from .sc import (
-    _contributing_equipment,
-    _file_meta,
-    _record_coerced_values,
-    _set_patient_study_series,
     complete_metadata,
+    contributing_equipment,
+    file_meta_for,
+    record_coerced_values,
+    set_patient_study_series,
 )
 
 ENCAPSULATED_PDF = UID("1.2.840.10008.5.1.4.1.1.104.1")
@@ -82,12 +82,12 @@ def build_encapsulated_pdf(
     sop_instance_uid = UID(sop_instance_uid or new_uid())
 
     ds = Dataset()
-    ds.file_meta = _file_meta(ENCAPSULATED_PDF, sop_instance_uid)
+    ds.file_meta = file_meta_for(ENCAPSULATED_PDF, sop_instance_uid)
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.SpecificCharacterSet = terms
     ds.SOPClassUID = ENCAPSULATED_PDF
     ds.SOPInstanceUID = sop_instance_uid
-    _set_patient_study_series(ds, meta, now)
+    set_patient_study_series(ds, meta, now)
     for keyword in _NOT_IN_IOD:
         if keyword in ds:
             delattr(ds, keyword)
@@ -98,8 +98,9 @@ def build_encapsulated_pdf(
     ds.SecondaryCaptureDeviceManufacturer = MANUFACTURER
     ds.SecondaryCaptureDeviceManufacturerModelName = MANUFACTURER
     ds.SecondaryCaptureDeviceSoftwareVersions = SOFTWARE_VERSION
-    equipment = _contributing_equipment(meta, conversion_type, now)
-    equipment.ContributionDescription = "Encapsulated in DICOM Encapsulated PDF"
+    equipment = contributing_equipment(
+        meta, conversion_type, now, "Encapsulated in DICOM Encapsulated PDF"
+    )
     ds.ContributingEquipmentSequence = [equipment]
     # Encapsulated Document.
     ds.InstanceNumber = instance_number
@@ -112,7 +113,7 @@ def build_encapsulated_pdf(
     # how many bytes are the document's own.
     ds.EncapsulatedDocument = pdf_bytes + b"\0" * (len(pdf_bytes) % 2)
     ds.EncapsulatedDocumentLength = len(pdf_bytes)
-    _record_coerced_values(ds, meta, now)
+    record_coerced_values(ds, meta, now)
     return ds
 
 

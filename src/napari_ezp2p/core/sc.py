@@ -114,12 +114,12 @@ def build_sc(
     sop_instance_uid = UID(sop_instance_uid or new_uid())
 
     ds = Dataset()
-    ds.file_meta = _file_meta(sop_class, sop_instance_uid)
+    ds.file_meta = file_meta_for(sop_class, sop_instance_uid)
     ds.SpecificCharacterSet = charset_terms(meta.charset)
     ds.ImageType = ["DERIVED", "SECONDARY"]
     ds.SOPClassUID = sop_class
     ds.SOPInstanceUID = sop_instance_uid
-    _set_patient_study_series(ds, meta, now)
+    set_patient_study_series(ds, meta, now)
     ds.ConversionType = conversion_type
     ds.Manufacturer = MANUFACTURER
     ds.DateOfSecondaryCapture = ds.ContentDate
@@ -128,7 +128,7 @@ def build_sc(
     ds.SecondaryCaptureDeviceManufacturerModelName = MANUFACTURER
     ds.SecondaryCaptureDeviceSoftwareVersions = SOFTWARE_VERSION
     ds.DigitalImageFormatAcquired = f"{image.source_format or 'Bitmap'} import"
-    ds.ContributingEquipmentSequence = [_contributing_equipment(meta, conversion_type, now)]
+    ds.ContributingEquipmentSequence = [contributing_equipment(meta, conversion_type, now)]
     ds.InstanceNumber = instance_number
     ds.PatientOrientation = ""
     ds.BurnedInAnnotation = "YES" if meta.burned_in_annotation else "NO"
@@ -145,11 +145,12 @@ def build_sc(
     _set_grey_presentation(ds, image, meta, multiframe)
     if multiframe:
         _set_frame_increment(ds, image, meta, conversion_type)
-    _record_coerced_values(ds, meta, now)
+    record_coerced_values(ds, meta, now)
     return ds
 
 
-def _file_meta(sop_class: UID, sop_instance_uid: UID) -> FileMetaDataset:
+def file_meta_for(sop_class: UID, sop_instance_uid: UID) -> FileMetaDataset:
+    """File meta information with our implementation identity."""
     file_meta = FileMetaDataset()
     file_meta.MediaStorageSOPClassUID = sop_class
     file_meta.MediaStorageSOPInstanceUID = sop_instance_uid
@@ -158,7 +159,7 @@ def _file_meta(sop_class: UID, sop_instance_uid: UID) -> FileMetaDataset:
     return file_meta
 
 
-def _set_patient_study_series(ds: Dataset, meta: Metadata, now: datetime) -> None:
+def set_patient_study_series(ds: Dataset, meta: Metadata, now: datetime) -> None:
     """Patient, General Study, General Series, General Equipment and dates/times."""
     today, this_time = now.strftime("%Y%m%d"), now.strftime("%H%M%S")
     for name, keyword in TEXT_ATTRIBUTES.items():
@@ -188,7 +189,13 @@ _TYPE_3_TEXT = {
 }
 
 
-def _contributing_equipment(meta: Metadata, conversion_type: str, now: datetime) -> Dataset:
+def contributing_equipment(
+    meta: Metadata,
+    conversion_type: str,
+    now: datetime,
+    description: str = "Converted to DICOM Secondary Capture",
+) -> Dataset:
+    """The Contributing Equipment item: us, when, and why (by conversion type)."""
     purpose = _EQUIPMENT_PURPOSE[conversion_type]
     code = Dataset()
     code.CodeValue = purpose.value
@@ -204,7 +211,7 @@ def _contributing_equipment(meta: Metadata, conversion_type: str, now: datetime)
     if meta.station_name:
         item.StationName = meta.station_name
     item.ContributionDateTime = now.strftime("%Y%m%d%H%M%S")
-    item.ContributionDescription = "Converted to DICOM Secondary Capture"
+    item.ContributionDescription = description
     return item
 
 
@@ -249,7 +256,7 @@ def _set_frame_increment(
         ds.FrameIncrementPointer = _PAGE_NUMBER_VECTOR
 
 
-def _record_coerced_values(ds: Dataset, meta: Metadata, now: datetime) -> None:
+def record_coerced_values(ds: Dataset, meta: Metadata, now: datetime) -> None:
     """Values changed after a query came back go in the Original Attributes Sequence."""
     previous = Dataset()
     for keyword, value in meta.queried.items():
