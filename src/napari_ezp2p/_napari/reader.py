@@ -1,0 +1,281 @@
+"""npe2 reader: images (BMP, JPEG, PNG, TIFF) and DICOM files as napari layers.
+
+:func:`get_reader` only sniffs the first bytes of each file and never raises; the
+reader function it returns does the reading. Image files go through the same pure
+reader as the rest of the plugin (``core.imageio.read_image``); DICOM files through
+pydicom, with their demographics kept in the layer metadata so that saving the layer
+with our writer (or sending it) keeps the patient, study and series.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..core.errors import ImageReadError
+from ..core.imageio import is_supported_image
+
+LayerData = tuple[np.ndarray, dict[str, Any], str]
+ReaderFunction = Callable[[str | Sequence[str]], list[LayerData]]
+
+#: Keywords copied to ``metadata["dicom"]`` as text, when present.
+DICOM_KEYWORDS = (
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "AccessionNumber",
+    "ReferringPhysicianName",
+    "StudyInstanceUID",
+    "StudyID",
+    "StudyDate",
+    "StudyTime",
+    "StudyDescription",
+    "SeriesInstanceUID",
+    "SeriesNumber",
+    "SeriesDescription",
+    "Modality",
+    "BodyPartExamined",
+    "InstitutionName",
+    "SOPClassUID",
+    "SOPInstanceUID",
+    "InstanceNumber",
+    "SpecificCharacterSet",
+    "PhotometricInterpretation",
+)
+#: Percentiles giving the contrast limits of 16-bit grey images.
+PERCENTILES = (0.5, 99.5)
+
+
+def get_reader(path: str | os.PathLike | Sequence[str | os.PathLike]) -> ReaderFunction | None:
+    """The reader function when every path is an image or DICOM file we read, else None.
+
+    Reads only the first bytes of each file (the image signature, or the ``DICM``
+    marker after the DICOM preamble); never raises.
+    """
+    try:
+        paths = [path] if isinstance(path, str | os.PathLike) else list(path)
+        if not paths or not all(_supported(Path(p)) for p in paths):
+            return None
+    except Exception:  # noqa: BLE001 - a reader probe must never raise
+        return None
+    _plugin_used()
+    return read_layers
+
+
+def read_layers(path: str | os.PathLike | Sequence[str | os.PathLike]) -> list[LayerData]:
+    """One layer per file: grey images as image layers, colour ones as RGB.
+
+    Raises ImageReadError naming the file and the cause when a file cannot be read.
+    """
+    paths = [path] if isinstance(path, str | os.PathLike) else list(path)
+    layers = []
+    for item in map(Path, paths):
+        layers.append(_read_dicom(item) if _is_dicom(item) else _read_image(item))
+    return layers
+
+
+# --------------------------------------------------------------------------- probing
+
+
+def _supported(path: Path) -> bool:
+    return _is_dicom(path) or is_supported_image(path)
+
+
+def _is_dicom(path: Path) -> bool:
+    from ..workflow import is_dicom_file
+
+    return path.is_file() and is_dicom_file(path)
+
+
+def _plugin_used() -> None:
+    """Make sure the layer-list menu item is there: the reader is a use of the plugin.
+
+    Only from napari's main thread, with napari running; never raises.
+    """
+    import sys
+
+    if "napari" not in sys.modules or threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        from .menus import ensure_context_menu
+
+        ensure_context_menu()
+    except Exception:  # noqa: BLE001 - the menu item is a convenience, reading is not
+        import logging
+
+        logging.getLogger(__name__).debug("layer menu item not added", exc_info=True)
+
+
+# --------------------------------------------------------------------------- images
+
+
+def _read_image(path: Path) -> LayerData:
+    from ..core.imageio import read_image
+
+    image = read_image(path)  # ImageReadError names the file and the cause
+    pixels = image.pixels  # (frames, rows, columns, samples)
+    colour = image.is_colour
+    data = pixels if colour else pixels[..., 0]
+    if image.frames == 1:
+        data = data[0]
+    attributes: dict[str, Any] = {"name": path.stem, "rgb": colour}
+    metadata: dict[str, Any] = {"source": str(path), "bits_stored": image.bits_stored}
+    if image.pixel_spacing is not None:
+        metadata["pixel_spacing_mm"] = image.pixel_spacing
+    if not colour:
+        attributes["colormap"] = "gray"
+        if data.dtype == np.uint16:
+            attributes["contrast_limits"] = _limits_from_data(data)
+    attributes["metadata"] = metadata
+    return data, attributes, "image"
+
+
+def _limits_from_data(data: np.ndarray) -> list[float]:
+    """The 0.5 and 99.5 percentiles (min/max when they coincide), never an empty range."""
+    low, high = (float(v) for v in np.percentile(data, PERCENTILES))
+    if high <= low:
+        low, high = float(data.min()), float(data.max())
+    if high <= low:
+        high = low + 1
+    return [low, high]
+
+
+# --------------------------------------------------------------------------- DICOM
+
+
+def _read_dicom(path: Path) -> LayerData:
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    try:
+        ds = pydicom.dcmread(path)
+    except (InvalidDicomError, OSError, ValueError, EOFError) as error:
+        raise ImageReadError(f"Cannot read {path}: not a readable DICOM file ({error})") from None
+    if "PixelData" not in ds:
+        raise ImageReadError(f"Cannot read {path}: the DICOM object has no pixel data")
+    try:
+        pixels = ds.pixel_array  # YBR is converted to RGB (pydicom's default)
+    except Exception as error:  # noqa: BLE001 - decoders raise anything
+        syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+        name = getattr(syntax, "name", syntax) or "unknown transfer syntax"
+        raise ImageReadError(
+            f"Cannot read {path}: its pixel data ({name}) cannot be decoded: {error}"
+        ) from None
+
+    samples = int(ds.get("SamplesPerPixel", 1))
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    colour = samples == 3
+    photometric = str(ds.get("PhotometricInterpretation", "")).strip()
+    if frames == 1 and pixels.ndim == (4 if colour else 3):
+        pixels = pixels[0]
+
+    limits = None
+    if not colour:
+        pixels, limits = _grey_for_display(ds, pixels, photometric)
+
+    attributes: dict[str, Any] = {"name": path.stem, "rgb": colour}
+    if not colour:
+        attributes["colormap"] = "gray"
+        attributes["contrast_limits"] = limits or _limits_from_data(pixels)
+    attributes["metadata"] = {
+        "source": str(path),
+        "ezp2p": _metadata_fields(ds),
+        "dicom": {k: str(ds[k].value) for k in DICOM_KEYWORDS if k in ds},
+    }
+    if "TransferSyntaxUID" in getattr(ds, "file_meta", {}):
+        attributes["metadata"]["dicom"]["TransferSyntaxUID"] = str(ds.file_meta.TransferSyntaxUID)
+    return pixels, attributes, "image"
+
+
+def _grey_for_display(ds, pixels: np.ndarray, photometric: str):
+    """Stored values -> rescaled values (MONOCHROME1 inverted), and the window's limits."""
+    slope = float(ds.get("RescaleSlope", 1) or 1)
+    intercept = float(ds.get("RescaleIntercept", 0) or 0)
+    signed = int(ds.get("PixelRepresentation", 0)) == 1
+    # The value whose complement inverts the stored range: 2**bits - 1 unsigned, -1 signed.
+    top = -1 if signed else 2 ** int(ds.get("BitsStored", pixels.dtype.itemsize * 8)) - 1
+    inverted = photometric == "MONOCHROME1"
+    if inverted:
+        pixels = (top - pixels.astype(np.int64)).astype(pixels.dtype)
+    if (slope, intercept) != (1.0, 0.0):
+        pixels = _rescaled(pixels, slope, intercept)
+
+    window = _first_window(ds)
+    if window is None:
+        return pixels, None
+    center, width = window
+    low, high = center - width / 2, center + width / 2
+    if inverted:  # rescaled values map x -> slope * top + 2 * intercept - x
+        mirror = slope * top + 2 * intercept
+        low, high = mirror - high, mirror - low
+    return pixels, [low, high]
+
+
+def _rescaled(pixels: np.ndarray, slope: float, intercept: float) -> np.ndarray:
+    """``pixels * slope + intercept`` in the smallest integer type that holds it exactly,
+    else float32."""
+    if slope.is_integer() and intercept.is_integer():
+        values = pixels.astype(np.int64) * int(slope) + int(intercept)
+        low, high = (int(values.min()), int(values.max())) if values.size else (0, 0)
+        for dtype in (np.uint8, np.uint16, np.int16, np.int32):
+            info = np.iinfo(dtype)
+            if info.min <= low and high <= info.max:
+                return values.astype(dtype)
+    return (pixels.astype(np.float32) * np.float32(slope) + np.float32(intercept)).astype(
+        np.float32
+    )
+
+
+def _first_window(ds) -> tuple[float, float] | None:
+    def first(keyword: str) -> float | None:
+        value = ds.get(keyword)
+        if value is None or value == "":
+            return None
+        if isinstance(value, Sequence) and not isinstance(value, str):
+            value = value[0] if len(value) else None
+        try:
+            return None if value is None else float(value)
+        except (TypeError, ValueError):
+            return None
+
+    center, width = first("WindowCenter"), first("WindowWidth")
+    if center is None or width is None or width <= 0:
+        return None
+    return center, width
+
+
+def _copy_without(ds, keyword: str):
+    """A shallow copy of ``ds`` without ``keyword``."""
+    copy = ds.copy()
+    if keyword in copy:
+        delattr(copy, keyword)
+    return copy
+
+
+def _metadata_fields(ds) -> dict[str, Any]:
+    """The patient, study and series of ``ds`` as Metadata fields (what the writer and
+    the Send dock read back); window and rescale come from the layer instead."""
+    from ..workflow import metadata_from_match
+
+    try:
+        fields = dataclasses.asdict(metadata_from_match(ds))
+    except (TypeError, ValueError):  # a malformed Series Number: keep the rest
+        without = _copy_without(ds, "SeriesNumber")
+        fields = dataclasses.asdict(metadata_from_match(without))
+    for name in ("queried", "window", "rescale", "pixel_spacing", "frame_time_ms"):
+        fields.pop(name)
+    spacing = ds.get("PixelSpacing")
+    if spacing is not None and len(spacing) == 2:
+        fields["pixel_spacing"] = (float(spacing[0]), float(spacing[1]))
+    if ds.get("ConversionType"):
+        fields["conversion_type"] = str(ds.ConversionType)
+    if str(ds.get("BurnedInAnnotation", "")).upper() == "YES":
+        fields["burned_in_annotation"] = True
+    return fields

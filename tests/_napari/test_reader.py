@@ -1,0 +1,136 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+from pydicom import dcmread
+
+from napari_ezp2p._napari.reader import get_reader, read_layers
+from napari_ezp2p.core.convert import convert_images, write_atomically
+from napari_ezp2p.core.image import SourceImage
+from napari_ezp2p.core.metadata import Metadata
+from napari_ezp2p.core.transfer import transfer_syntax
+
+PLUGIN = "napari-ezp2p"
+NAME = "山田^太郎"
+
+
+def _dicom(path: Path, pixels: np.ndarray, ts: str = "explicit-le", **meta) -> Path:
+    image = SourceImage.from_array(pixels, rgb=False, bits_stored=12)
+    (ds,) = convert_images([image], Metadata(**meta), transfer_syntax(ts))
+    return write_atomically(ds, path)
+
+
+def _film(rows=40, columns=50) -> np.ndarray:
+    ramp = np.linspace(800, 3200, rows * columns).reshape(rows, columns)
+    return ramp.astype(np.uint16)
+
+
+def test_viewer_opens_png_16_bit_and_multi_page_tiff(tmp_path, make_napari_viewer):
+    rgb = np.zeros((20, 30, 3), np.uint8)
+    rgb[..., 0], rgb[5:, :, 2] = 220, 90
+    Image.fromarray(rgb).save(tmp_path / "photo.png")
+    film = _film()
+    tifffile.imwrite(tmp_path / "film.tif", film)
+    pages = np.stack([np.full((12, 16), value, np.uint8) for value in (10, 120, 240)])
+    for page in pages:
+        tifffile.imwrite(tmp_path / "pages.tif", page, append=True)
+    viewer = make_napari_viewer()
+
+    (photo,) = viewer.open(tmp_path / "photo.png", plugin=PLUGIN)
+    assert photo.rgb and photo.name == "photo"
+    assert np.array_equal(photo.data, rgb)
+
+    (scan,) = viewer.open(tmp_path / "film.tif", plugin=PLUGIN)
+    assert scan.data.dtype == np.uint16 and scan.data.shape == film.shape
+    assert not scan.rgb and scan.colormap.name == "gray"
+    # The 0.5/99.5 percentiles of the data (napari itself would take 800-3200 here, and
+    # the full 0-65535 range for a large image).
+    assert scan.contrast_limits == pytest.approx(np.percentile(film, (0.5, 99.5)))
+
+    (stack,) = viewer.open(tmp_path / "pages.tif", plugin=PLUGIN)
+    assert stack.data.shape == (3, 12, 16) and not stack.rgb
+    assert [int(page[0, 0]) for page in stack.data] == [10, 120, 240]
+
+    noise = np.random.default_rng(1).integers(0, 256, (64, 64), dtype=np.uint8)
+    Image.fromarray(noise).save(tmp_path / "good.png")
+    broken = tmp_path / "broken.png"
+    broken.write_bytes((tmp_path / "good.png").read_bytes()[:2000])
+    assert callable(get_reader(str(broken)))  # the signature is right: the reader decides
+    with pytest.raises(ValueError, match=r"Cannot read .*broken\.png: the file is truncated"):
+        viewer.open(broken, plugin=PLUGIN)
+    assert [layer.name for layer in viewer.layers] == ["photo", "film", "pages"]
+
+
+def test_viewer_opens_our_dicom_with_its_window_and_study(tmp_path, make_napari_viewer):
+    path = _dicom(
+        tmp_path / "sc.dcm", _film(), patient_name=NAME, patient_id="P7", window=(1500, 1000)
+    )
+    source = dcmread(path)
+    viewer = make_napari_viewer()
+    (layer,) = viewer.open(path, plugin=PLUGIN)
+    assert layer.data.dtype == np.uint16 and np.array_equal(layer.data, source.pixel_array)
+    assert tuple(layer.contrast_limits) == (1000, 2000)
+    assert layer.metadata["ezp2p"]["patient_name"] == NAME
+    assert layer.metadata["dicom"]["StudyInstanceUID"] == source.StudyInstanceUID
+    assert layer.metadata["dicom"]["PatientName"] == NAME
+
+    # Saved again through our writer, the layer keeps its patient, study and series.
+    (saved,) = viewer.layers.save(str(tmp_path / "again.dcm"), plugin=PLUGIN)
+    again = dcmread(saved)
+    assert (again.PatientName, again.PatientID) == (NAME, "P7")
+    assert again.StudyInstanceUID == source.StudyInstanceUID
+    assert again.SeriesInstanceUID == source.SeriesInstanceUID
+    assert (float(again.WindowCenter), float(again.WindowWidth)) == (1500, 1000)
+
+
+def test_compressed_multi_frame_dicom_is_rescaled_and_keeps_its_frames(tmp_path):
+    frames = np.stack([_film(), _film()[::-1]])
+    path = _dicom(tmp_path / "ct.dcm", frames, "rle", rescale=(1, -1024), window=(40, 400))
+    ((data, attributes, kind),) = read_layers(str(path))
+    assert kind == "image" and data.shape == (2, 40, 50)
+    assert data.dtype == np.int16 and np.array_equal(data, frames.astype(np.int16) - 1024)
+    assert attributes["contrast_limits"] == [-160, 240]
+
+
+def test_jpeg_colour_dicom_is_read_as_rgb(tmp_path):
+    rows, columns = np.mgrid[0:32, 0:48]
+    rgb = np.stack([rows * 6, columns * 4, np.full_like(rows, 128)], -1).astype(np.uint8)
+    image = SourceImage.from_array(rgb, rgb=True, bits_stored=8)
+    (ds,) = convert_images([image], Metadata(patient_name=NAME), transfer_syntax("jpeg-baseline"))
+    path = write_atomically(ds, tmp_path / "photo.dcm")
+    assert dcmread(path).PhotometricInterpretation.startswith("YBR")
+    ((data, attributes, _),) = read_layers(str(path))
+    assert attributes["rgb"] and data.shape == (32, 48, 3)
+    assert np.abs(data.astype(int) - rgb).mean() < 4  # RGB again, not YBR
+    assert attributes["metadata"]["ezp2p"]["patient_name"] == NAME
+
+
+def test_monochrome1_is_inverted_for_display(tmp_path):
+    path = _dicom(tmp_path / "m1.dcm", _film(), window=(1000, 400))
+    ds = dcmread(path)
+    ds.PhotometricInterpretation = "MONOCHROME1"
+    ds.save_as(path, enforce_file_format=True)
+    ((data, attributes, _),) = read_layers(str(path))
+    assert np.array_equal(data, 4095 - _film())  # 12 bits stored
+    assert attributes["contrast_limits"] == [4095 - 1200, 4095 - 800]
+
+
+def test_get_reader_accepts_what_it_reads_and_declines_the_rest(tmp_path):
+    Image.new("L", (4, 4)).save(tmp_path / "a.png")
+    dicom = _dicom(tmp_path / "b.dcm", _film())
+    (tmp_path / "text.png").write_text("not an image")
+    (tmp_path / "empty.tif").write_bytes(b"")
+    (tmp_path / "plain.dcm").write_bytes(b"\0" * 200)  # no DICM marker
+    (tmp_path / "folder.png").mkdir()
+
+    assert callable(get_reader(str(tmp_path / "a.png")))
+    assert callable(get_reader(str(dicom)))
+    assert callable(get_reader([str(tmp_path / "a.png"), str(dicom)]))
+    for bad in ("text.png", "empty.tif", "plain.dcm", "folder.png", "missing.png"):
+        assert get_reader(str(tmp_path / bad)) is None, bad
+    assert get_reader([str(tmp_path / "a.png"), str(tmp_path / "text.png")]) is None
+    assert get_reader([]) is None
+    assert get_reader("\0bad") is None
+    assert get_reader(None) is None
