@@ -47,7 +47,6 @@ import difflib
 import math
 import os
 import re
-import tempfile
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -58,6 +57,7 @@ import tomli_w
 from platformdirs import user_config_dir
 
 from .core.errors import Ezp2pError
+from .core.files import atomic_file
 from .core.metadata import DEFAULT_CHARSET, charset_terms, check_value
 from .core.transfer import transfer_syntax as lookup_transfer_syntax
 from .net.destination import (
@@ -420,17 +420,8 @@ def save_config(config: Config, path: str | os.PathLike[str]) -> Path:
     # What is written must load: check it as load_config would, before touching the file.
     _config_from_dict(_Reader(path, text), tomllib.loads(text))
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as stream:
-                stream.write(text)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        with atomic_file(path, "w", encoding="utf-8", newline="\n") as stream:
+            stream.write(text)
     except OSError as error:
         raise ConfigError(f"{path}: cannot write: {error.strerror or error}") from None
     return path

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,6 +10,7 @@ from pathlib import Path
 from pydicom import Dataset, dcmwrite
 
 from .errors import Ezp2pError
+from .files import atomic_file
 from .image import SourceImage
 from .imageio import read_image
 from .metadata import Metadata
@@ -75,14 +74,6 @@ def free_name(folder: Path, stem: str) -> Path:
 
 def write_atomically(ds: Dataset, path: Path) -> Path:
     """Write ``ds`` as a DICOM Part 10 file that appears whole or not at all."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            dcmwrite(stream, ds, enforce_file_format=True)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as stream:
+        dcmwrite(stream, ds, enforce_file_format=True)
     return path

@@ -64,7 +64,6 @@ import logging
 import os
 import re
 import socket
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -88,6 +87,7 @@ from pynetdicom.sop_class import (
 )
 
 from ..core.errors import Ezp2pError
+from ..core.files import atomic_file
 from ..core.identity import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 from ..core.transfer import TRANSFER_SYNTAXES
 from .destination import DEFAULT_MAX_PDU, check_ae_title
@@ -377,16 +377,9 @@ def _check_uid(name: str, value: str) -> str:
     return value
 
 
-def _write_atomically(data: bytes, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+def _write_file(data: bytes, path: Path) -> None:
+    with atomic_file(path) as stream:
+        stream.write(data)
 
 
 # --------------------------------------------------------------------------- worklist
@@ -567,7 +560,7 @@ class LocalPacs:
             return _status(STORE_CANNOT_UNDERSTAND, str(error))
         path = self.storage / study / series / f"{sop}.dcm"
         try:
-            _write_atomically(_part10(event), path)
+            _write_file(_part10(event), path)
         except OSError as error:
             logger.error("cannot store %s: %s", path, error)
             return _status(STORE_OUT_OF_RESOURCES, f"cannot write: {error.strerror or error}")
