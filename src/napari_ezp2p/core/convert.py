@@ -1,30 +1,18 @@
-"""Files in, Part 10 files out: the conversion job under ``ezp2p convert`` and the writer."""
+"""Secondary Capture objects of in-memory images, and how files of them are written."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
 from pydicom import Dataset, dcmwrite
 
-from .errors import Ezp2pError
 from .files import atomic_file
 from .image import SourceImage
-from .imageio import read_image
 from .metadata import Metadata
 from .sc import build_sc, complete_metadata
 from .transfer import TransferSyntax
-
-
-@dataclass(frozen=True)
-class Converted:
-    """One input and what became of it: the file written, or the error."""
-
-    source: Path
-    output: Path | None = None
-    error: str = ""
 
 
 def convert_images(
@@ -37,29 +25,6 @@ def convert_images(
         build_sc(image, meta, ts, instance_number=number, now=now)
         for number, image in enumerate(images, start=1)
     ]
-
-
-def convert_files(
-    paths: Sequence[Path],
-    out_dir: Path,
-    meta: Metadata,
-    ts: TransferSyntax,
-    now: datetime | None = None,
-) -> Iterator[Converted]:
-    """Convert each file into ``out_dir``, one after the other, yielding each outcome.
-
-    The metadata is checked once before any file is read; a file that cannot be read
-    or encoded is reported and skipped, and nothing half-written is ever left behind.
-    """
-    now = now or datetime.now()
-    meta = complete_metadata(meta, now)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for number, path in enumerate(map(Path, paths), start=1):
-        try:
-            ds = build_sc(read_image(path), meta, ts, instance_number=number, now=now)
-            yield Converted(path, write_atomically(ds, free_name(out_dir, path.stem)))
-        except Ezp2pError as error:
-            yield Converted(path, error=str(error))
 
 
 def free_name(folder: Path, stem: str) -> Path:
