@@ -191,7 +191,8 @@ def free_port() -> int:
 
 
 def binary(name: str) -> str:
-    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin")
+    """The system's tool: pynetdicom puts apps of the same names in the venv's bin."""
+    found = shutil.which(name, path="/usr/bin:/usr/sbin:/usr/local/bin:/usr/local/sbin")
     if found is None:
         raise SystemExit(f"{name} is not installed: the benchmark needs the real peer")
     return found

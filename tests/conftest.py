@@ -27,6 +27,7 @@ from pynetdicom.sop_class import Verification
 
 from napari_ezp2p.core.transfer import TRANSFER_SYNTAXES
 from napari_ezp2p.net.destination import Destination, TlsSettings
+from tests.peers import require_tool
 
 #: Our AE title in every test: peers that check callers know it.
 OUR_AE = "EZP2P"
@@ -39,15 +40,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _binary(name: str) -> str:
-    path = shutil.which(name) or (
-        f"/usr/sbin/{name}" if Path(f"/usr/sbin/{name}").exists() else None
-    )
-    if path is None:
-        pytest.fail(f"{name} is not installed: the network tests need the real peer")
-    return path
 
 
 def _peer_env() -> dict[str, str]:
@@ -165,7 +157,14 @@ def start_storescp(
     received = folder / "received"
     received.mkdir(parents=True, exist_ok=True)
     config = storescp_config(folder / "storescp.cfg")
-    args = [_binary("storescp"), "--config-file", str(config), "Default", "--aetitle", ae_title]
+    args = [
+        require_tool("storescp"),
+        "--config-file",
+        str(config),
+        "Default",
+        "--aetitle",
+        ae_title,
+    ]
     args += ["--output-directory", str(received), "--disable-host-lookup", *extra]
     if tls is not None:
         args += ["+tls", tls.key_file, tls.cert_file, "+cf", tls.ca_file]
@@ -241,7 +240,7 @@ def orthanc(tmp_path: Path) -> Iterator[Callable[..., Orthanc]]:
         config = orthanc_config(folder, dicom_port, http_port, **overrides)
         path = folder / "orthanc.json"
         path.write_text(json.dumps(config, indent=2))
-        args = [_binary("Orthanc"), f"--logdir={folder / 'logs'}", str(path)]
+        args = [require_tool("Orthanc"), f"--logdir={folder / 'logs'}", str(path)]
         # Orthanc takes about 4 s to stop cleanly; its database is thrown away anyway.
         peer = Peer("orthanc", args, folder, grace=0.3)
         dest = Destination("orthanc", config["DicomAet"], "127.0.0.1", dicom_port)
@@ -301,7 +300,12 @@ def wlmscpfs(tmp_path: Path) -> Iterator[Callable[[Sequence[Dataset]], Worklist]
             write_worklist_item(item, folder / f"item{n:03d}.wl") for n, item in enumerate(items)
         ]
         port = free_port()
-        args = [_binary("wlmscpfs"), "--single-process", "--data-files-path", str(root / "db")]
+        args = [
+            require_tool("wlmscpfs"),
+            "--single-process",
+            "--data-files-path",
+            str(root / "db"),
+        ]
         args += ["--keep-char-set", "--disable-host-lookup", str(port)]
         peer = Peer("wlmscpfs", args, root)
         dest = Destination("worklist", ae_title, "127.0.0.1", port)
@@ -313,3 +317,51 @@ def wlmscpfs(tmp_path: Path) -> Iterator[Callable[[Sequence[Dataset]], Worklist]
     yield start
     for worklist in started:
         worklist.peer.stop()
+
+
+# ---------------------------------------------------------------------------------------
+# SANE's test backend
+#
+# Debian's ``/etc/sane.d/dll.conf`` has the ``test`` backend commented out, so the fixture
+# writes its own SANE configuration folder (``dll.conf`` saying ``test`` and a copy of
+# ``test.conf``) and points ``SANE_CONFIG_DIR`` at it.
+#
+# libsane reads ``SANE_CONFIG_DIR`` once per process, at the first ``sane_init`` (later
+# ``sane_exit``/``sane_init`` pairs keep the folder found then), so the fixture is
+# session-scoped, lives here so that the capture and the Qt tests share it, and must run
+# before anything else in the test process initialises SANE (a test that lists scanners,
+# e.g. through the Capture dock, must ask for it); it fails, naming that cause, when
+# ``test:0`` is not listed. A missing SANE or python-sane fails the tests: the real
+# scanner backend is the point, never skipped.
+
+SANE_TEST_CONF = Path("/etc/sane.d/test.conf")
+SANE_TEST_DEVICE = "test:0"
+
+
+@pytest.fixture(scope="session")
+def sane_test_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``SANE_CONFIG_DIR`` set to a folder that enables only SANE's test backend.
+
+    Yields the name of the first test device, ``test:0``.
+    """
+    try:
+        import sane  # noqa: F401
+    except ImportError as exc:
+        pytest.fail(f"python-sane is not installed (pip install python-sane): {exc}")
+    if not SANE_TEST_CONF.exists():
+        pytest.fail(f"{SANE_TEST_CONF} is missing: install Debian's sane-utils (libsane1)")
+    folder = tmp_path_factory.mktemp("sane.d")
+    (folder / "dll.conf").write_text("test\n")
+    shutil.copy(SANE_TEST_CONF, folder / "test.conf")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SANE_CONFIG_DIR", str(folder))
+        from napari_ezp2p.capture.scanner import list_scanners
+
+        names = [info.name for info in list_scanners()]
+        if SANE_TEST_DEVICE not in names:
+            pytest.fail(
+                f"SANE lists {names}, not {SANE_TEST_DEVICE}: libsane reads SANE_CONFIG_DIR "
+                "at the first sane_init of the process, so something initialised SANE before "
+                "this fixture (or the test backend libsane-test is missing)"
+            )
+        yield SANE_TEST_DEVICE

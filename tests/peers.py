@@ -5,6 +5,7 @@ A missing tool fails the test: these checks are the point, they are never skippe
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -27,8 +28,16 @@ _DCMTK_DECOMPRESSORS = {
 
 
 def require_tool(name: str) -> str:
-    """The path of the executable ``name``; fails the test when it is not installed."""
-    path = shutil.which(name)
+    """The path of the system's executable ``name`` (dcmtk, Orthanc, dicom3tools, GDCM);
+    fails the test when it is not installed.
+
+    Python virtual environments are left out of the search: pynetdicom installs apps
+    there named like dcmtk's (``storescp``, ``findscu``…) that take other options.
+    """
+    folders = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p]
+    folders = [p for p in folders if not (Path(p).parent / "pyvenv.cfg").exists()]
+    folders.append("/usr/sbin")
+    path = shutil.which(name, path=os.pathsep.join(folders))
     if path is None:
         pytest.fail(f"{name} is not installed: it is needed to check our output")
     return path
