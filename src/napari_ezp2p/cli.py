@@ -20,7 +20,7 @@ from pydicom import Dataset
 from . import __version__
 from .core.errors import Ezp2pError
 from .core.image import CONVERSION_TYPES
-from .core.metadata import CHARSETS, Metadata
+from .core.metadata import CHARSETS
 from .core.transfer import TRANSFER_SYNTAXES, transfer_syntax
 
 #: Options that map one to one onto Metadata text fields.
@@ -119,18 +119,6 @@ def _given_metadata(args: argparse.Namespace) -> dict[str, object]:
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
-def _config_metadata(config) -> Metadata:
-    """The defaults of new objects from the user's config."""
-    return Metadata(
-        charset=config.charset,
-        institution_name=config.institution_name,
-        institution_address=config.institution_address,
-        station_name=config.station_name,
-        series_description=config.series_description,
-        series_number=config.series_number,
-    )
-
-
 class _Context:
     """The user's config, our network settings, and the outbox, from the global options."""
 
@@ -164,11 +152,11 @@ class _Context:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from .config import load_user_config
+    from .config import load_user_config, metadata_defaults
     from .workflow import convert_inputs
 
     ts = transfer_syntax(args.ts or "explicit-le")
-    meta = _config_metadata(load_user_config(args.config))
+    meta = metadata_defaults(load_user_config(args.config))
     meta = dataclasses.replace(meta, **_given_metadata(args))
     failures = 0
     for source, written, error in convert_inputs(args.inputs, args.output, meta, ts):
@@ -207,11 +195,12 @@ def _send(args: argparse.Namespace) -> int:
 def _queue_and_send(args: argparse.Namespace, items: list) -> int:
     """Queue ``items`` (see workflow.queue_images) with the options' demographics
     (and the worklist's), then send everything due to the destinations."""
+    from .config import metadata_defaults
     from .workflow import metadata_from_match, queue_images, send_queued
 
     context = _Context(args)
     destinations = [context.destination(text) for text in args.to or [None]]
-    meta = _config_metadata(context.config)
+    meta = metadata_defaults(context.config)
     if args.from_worklist:
         meta = metadata_from_match(_worklist_item(context, args), meta)
     meta = dataclasses.replace(meta, **_given_metadata(args))
@@ -250,10 +239,10 @@ def _scan(args: argparse.Namespace) -> int:
         progress=_fraction_bar(args.device),
     )
     if args.output:
-        from .config import load_user_config
+        from .config import load_user_config, metadata_defaults
         from .core.convert import convert_images, free_name, write_atomically
 
-        meta = _config_metadata(load_user_config(args.config))
+        meta = metadata_defaults(load_user_config(args.config))
         meta = dataclasses.replace(meta, **_given_metadata(args))
         ts = transfer_syntax(args.ts or "explicit-le")
         (ds,) = convert_images([image], meta, ts)

@@ -58,7 +58,7 @@ from platformdirs import user_config_dir
 
 from .core.errors import Ezp2pError
 from .core.files import atomic_file
-from .core.metadata import DEFAULT_CHARSET, charset_terms, check_value
+from .core.metadata import DEFAULT_CHARSET, Metadata, charset_terms, check_value
 from .core.transfer import transfer_syntax as lookup_transfer_syntax
 from .net.destination import (
     DEFAULT_MAX_PDU,
@@ -483,6 +483,18 @@ _NAME_RULE = "a destination name is 1 to 64 letters, digits, '-', '_' or '.'"
 def _unknown_destination(text: str, destinations: Mapping[str, Destination]) -> str:
     names = ", ".join(sorted(destinations)) or "none"
     return f"{text!r} is not a configured destination (configured: {names})"
+
+
+def metadata_defaults(config: Config) -> Metadata:
+    """What a new object starts with, as the user's config sets it."""
+    return Metadata(
+        charset=config.charset,
+        institution_name=config.institution_name,
+        institution_address=config.institution_address,
+        station_name=config.station_name,
+        series_description=config.series_description,
+        series_number=config.series_number,
+    )
 
 
 def resolve_destination(config: Config, text: str | None = None) -> Destination:

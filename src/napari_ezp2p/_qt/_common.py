@@ -1,4 +1,4 @@
-"""Small helpers the docks share: network work off the event loop, and a destination combo.
+"""Small helpers the docks share: work off the event loop, a destination combo, a scroll area.
 
 ``run_in_thread(func, *args, what=..., on_done=..., on_error=...)`` runs ``func`` in a
 napari ``thread_worker``. What ``func`` returns goes to ``on_done`` (in the main thread).
@@ -15,7 +15,8 @@ from typing import Any
 
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error
-from qtpy.QtWidgets import QComboBox, QWidget
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import QComboBox, QScrollArea, QVBoxLayout, QWidget
 
 from ..core.errors import Ezp2pError
 
@@ -99,3 +100,17 @@ class DestinationCombo(QComboBox):
     def showPopup(self) -> None:
         self.refresh()
         super().showPopup()
+
+
+def scroll_down_only(content: QWidget, owner: QWidget) -> None:
+    """Put ``content`` in a scroll area filling ``owner``: it scrolls down, never
+    sideways, so the dock is as wide as the content needs."""
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setWidget(content)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    bar = scroll.verticalScrollBar().sizeHint().width()
+    scroll.setMinimumWidth(content.minimumSizeHint().width() + bar + 4)
+    outer = QVBoxLayout(owner)
+    outer.setContentsMargins(0, 0, 0, 0)
+    outer.addWidget(scroll)

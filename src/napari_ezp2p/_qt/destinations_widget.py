@@ -27,7 +27,6 @@ from qtpy.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QScrollArea,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -51,7 +50,7 @@ from ..core.errors import Ezp2pError
 from ..core.transfer import TRANSFER_SYNTAXES
 from ..net.destination import DEFAULT_MAX_PDU, Destination, TlsSettings, check_ae_title
 from ..net.scu import EchoResult, echo
-from ._common import run_in_thread
+from ._common import run_in_thread, scroll_down_only
 
 # ----------------------------------------------------------------------------- logic
 
@@ -204,16 +203,7 @@ class DestinationsWidget(QWidget):
         layout.addWidget(self.status)
         layout.addStretch(1)
 
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(content)
-        # Scroll down, never sideways: the dock is as wide as the form needs.
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        bar = scroll.verticalScrollBar().sizeHint().width()
-        scroll.setMinimumWidth(content.minimumSizeHint().width() + bar + 4)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        scroll_down_only(content, self)
 
         self._reload()
         self._session.events.destinations.connect(self._show_checks)

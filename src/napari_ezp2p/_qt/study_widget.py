@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pydicom import Dataset
-from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -25,7 +24,6 @@ from qtpy.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QScrollArea,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -34,12 +32,18 @@ from qtpy.QtWidgets import (
 )
 
 from .._napari.session import session_for
-from ..config import Config, load_user_config, resolve_destination, resolve_worklist
+from ..config import (
+    Config,
+    load_user_config,
+    metadata_defaults,
+    resolve_destination,
+    resolve_worklist,
+)
 from ..core.errors import Ezp2pError
 from ..core.metadata import CHARSETS, DEFAULT_CHARSET, SEXES, Metadata, check_metadata
 from ..net.scu import find_studies, find_worklist
 from ..workflow import metadata_from_match
-from ._common import DestinationCombo, run_in_thread
+from ._common import DestinationCombo, run_in_thread, scroll_down_only
 
 # ----------------------------------------------------------------------------- logic
 
@@ -95,18 +99,6 @@ def query_pacs(server: str, query: dict[str, str], level: str = "STUDY") -> list
     config = load_user_config()
     dest = resolve_destination(config, server)
     return find_studies(query, dest, config.network, level)
-
-
-def config_defaults(config: Config) -> Metadata:
-    """A new object's metadata as the user's config sets it."""
-    return Metadata(
-        charset=config.charset,
-        institution_name=config.institution_name,
-        institution_address=config.institution_address,
-        station_name=config.station_name,
-        series_description=config.series_description,
-        series_number=config.series_number,
-    )
 
 
 #: Metadata fields that belong to the patient, kept by "New study".
@@ -269,7 +261,7 @@ class StudyWidget(QWidget):
         except Ezp2pError as error:
             self._config = Config()
             config_problem = str(error)
-        self._defaults = config_defaults(self._config)
+        self._defaults = metadata_defaults(self._config)
 
         content = QWidget()
         layout = QVBoxLayout(content)
@@ -277,16 +269,7 @@ class StudyWidget(QWidget):
         layout.addWidget(self._build_find())
         layout.addWidget(self._build_form())
         layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(content)
-        # Scroll down, never sideways: the dock is as wide as the form needs.
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        bar = scroll.verticalScrollBar().sizeHint().width()
-        scroll.setMinimumWidth(content.minimumSizeHint().width() + bar + 4)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        scroll_down_only(content, self)
 
         if self._session.metadata == Metadata():
             self._session.metadata = self._defaults
