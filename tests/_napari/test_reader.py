@@ -134,3 +134,120 @@ def test_get_reader_accepts_what_it_reads_and_declines_the_rest(tmp_path):
     assert get_reader([]) is None
     assert get_reader("\0bad") is None
     assert get_reader(None) is None
+
+
+# --------------------------------------------------------------------------- video, PDF
+
+
+def _video(path: Path, frames: int, codec: str = "ffv1", pix_fmt: str = "bgr0") -> Path:
+    """A 64 x 48 video at 25 frames/s whose frame n is filled with grey 20 * n."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, pix_fmt
+        for number in range(frames):
+            rgb = np.full((48, 64, 3), 20 * number, np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        container.mux(stream.encode())
+    return path
+
+
+def _two_page_pdf(path: Path) -> Path:
+    """An A6-ish first page (red) and a smaller second one (blue), at 72 dpi."""
+    first = Image.new("RGB", (298, 420), (220, 30, 30))
+    second = Image.new("RGB", (200, 100), (30, 30, 220))
+    first.save(path, save_all=True, append_images=[second], resolution=72.0)
+    return path
+
+
+def test_viewer_opens_a_video_as_a_time_stack_that_saves_as_multi_frame_sc(
+    tmp_path, make_napari_viewer
+):
+    path = _video(tmp_path / "clip.mkv", 6)
+    assert callable(get_reader(str(path)))
+    viewer = make_napari_viewer()
+    (layer,) = viewer.open(path, plugin=PLUGIN)
+    assert layer.rgb and layer.name == "clip"
+    assert layer.data.shape == (6, 48, 64, 3) and layer.data.dtype == np.uint8
+    assert [int(frame[0, 0, 0]) for frame in layer.data] == [0, 20, 40, 60, 80, 100]
+    fields = layer.metadata["ezp2p"]
+    assert fields["conversion_type"] == "DV"
+    assert fields["frame_time_ms"] == pytest.approx(40)
+    assert viewer.dims.nsteps[0] == 6  # a time axis to scroll
+
+    (saved,) = viewer.layers.save(str(tmp_path / "clip.dcm"), plugin=PLUGIN)
+    ds = dcmread(saved)
+    assert ds.SOPClassUID == "1.2.840.10008.5.1.4.1.1.7.4"  # multi-frame true colour SC
+    assert int(ds.NumberOfFrames) == 6 and ds.ConversionType == "DV"
+    assert float(ds.FrameTime) == pytest.approx(40) and int(ds.CineRate) == 25
+    assert np.array_equal(ds.pixel_array, layer.data)
+
+
+def test_a_lossy_mp4_reads_too_and_a_video_over_the_limit_is_refused(tmp_path, monkeypatch):
+    path = _video(tmp_path / "clip.mp4", 4, "mpeg4", "yuv420p")
+    ((data, attributes, kind),) = read_layers(str(path))
+    assert kind == "image" and attributes["rgb"] and data.shape == (4, 48, 64, 3)
+    assert attributes["metadata"]["ezp2p"]["frame_time_ms"] == pytest.approx(40)
+
+    monkeypatch.setattr("napari_ezp2p._napari.reader.MAX_VIDEO_BYTES", 3 * 64 * 48 * 3)
+    with pytest.raises(ValueError, match=r"Cannot read .*clip\.mp4: .*over the limit"):
+        read_layers(str(path))
+
+
+def test_viewer_opens_a_pdf_as_a_stack_of_pages(tmp_path, make_napari_viewer):
+    path = _two_page_pdf(tmp_path / "letter.pdf")
+    assert callable(get_reader(str(path)))
+    viewer = make_napari_viewer()
+    (layer,) = viewer.open(path, plugin=PLUGIN)
+    assert layer.rgb and layer.name == "letter" and layer.data.dtype == np.uint8
+    # 298 x 420 pt at 100 dpi, the smaller page padded on white.
+    assert layer.data.shape == (2, 584, 414, 3)
+    pixel = lambda *index: [int(v) for v in layer.data[index]]  # noqa: E731
+    assert pixel(0, 100, 100) == pytest.approx([220, 30, 30], abs=3)
+    assert pixel(1, 50, 50) == pytest.approx([30, 30, 220], abs=3)
+    assert pixel(1, 500, 400) == [255, 255, 255]
+    fields = layer.metadata["ezp2p"]
+    assert fields["conversion_type"] == "SD"
+    assert fields["pixel_spacing"] == pytest.approx((0.254, 0.254))
+
+    (saved,) = viewer.layers.save(str(tmp_path / "letter.dcm"), plugin=PLUGIN)
+    ds = dcmread(saved)
+    assert int(ds.NumberOfFrames) == 2 and ds.ConversionType == "SD"
+    assert [float(v) for v in ds.NominalScannedPixelSpacing] == [0.254, 0.254]
+
+
+def test_get_reader_takes_videos_and_pdfs_by_their_signature_without_reading_them(
+    tmp_path, monkeypatch
+):
+    video = _video(tmp_path / "clip.mkv", 2)
+    disguised = tmp_path / "clip.bin"
+    disguised.write_bytes(video.read_bytes())
+    (tmp_path / "notes.mp4").write_text("not a video\n" * 40)
+    (tmp_path / "notes.pdf").write_text("not a PDF either\n")
+    (tmp_path / "damaged.pdf").write_bytes(b"%PDF-1.4\n" + b"\0" * 100)
+
+    def never(*args, **kwargs):
+        raise AssertionError("get_reader decoded or rendered the file")
+
+    monkeypatch.setattr("napari_ezp2p.capture.video.read_video", never)
+    monkeypatch.setattr("napari_ezp2p.capture.video.VideoSource", never)
+    monkeypatch.setattr("napari_ezp2p.capture.pdf.render_pages", never)
+    for good in (video, disguised, tmp_path / "damaged.pdf"):
+        assert callable(get_reader(str(good))), good.name
+    for bad in ("notes.mp4", "notes.pdf", "missing.mkv"):
+        assert get_reader(str(tmp_path / bad)) is None, bad
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match=r"damaged\.pdf"):
+        read_layers(str(tmp_path / "damaged.pdf"))
+
+
+def test_manifest_reader_patterns_cover_videos_and_pdfs():
+    from npe2 import PluginManager
+
+    from napari_ezp2p.capture.video import VIDEO_SUFFIXES
+
+    manifest = PluginManager.instance().get_manifest(PLUGIN)
+    (reader,) = manifest.contributions.readers
+    patterns = set(reader.filename_patterns)
+    assert {f"*{suffix}" for suffix in VIDEO_SUFFIXES} | {"*.pdf"} <= patterns

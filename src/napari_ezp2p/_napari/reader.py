@@ -1,10 +1,18 @@
-"""npe2 reader: images (BMP, JPEG, PNG, TIFF) and DICOM files as napari layers.
+"""npe2 reader: images (BMP, JPEG, PNG, TIFF), DICOM, video and PDF files as napari layers.
 
-:func:`get_reader` only sniffs the first bytes of each file and never raises; the
+:func:`get_reader` only sniffs the first bytes of each file (a video with an unknown
+signature may have its container headers opened, nothing decoded) and never raises; the
 reader function it returns does the reading. Image files go through the same pure
 reader as the rest of the plugin (``core.imageio.read_image``); DICOM files through
 pydicom, with their demographics kept in the layer metadata so that saving the layer
 with our writer (or sending it) keeps the patient, study and series.
+
+Videos become an RGB stack with a time axis (``capture.video.read_video``, within
+:data:`MAX_VIDEO_BYTES`), PDFs an RGB stack of their pages rendered at :data:`PDF_DPI`.
+Their ``metadata["ezp2p"]`` holds the Metadata fields the writer and the Send dock use:
+``conversion_type`` ("DV" with ``frame_time_ms`` for videos, "SD" with
+``pixel_spacing`` for PDFs), so that a saved or sent layer is a multi-frame SC with
+Frame Time, or a scanned document with its Nominal Scanned Pixel Spacing.
 """
 
 from __future__ import annotations
@@ -51,13 +59,20 @@ DICOM_KEYWORDS = (
 )
 #: Percentiles giving the contrast limits of 16-bit grey images.
 PERCENTILES = (0.5, 99.5)
+#: Resolution PDF pages are rendered at (dpi).
+PDF_DPI = 100
+#: The largest video (decoded RGB bytes) the reader opens; ``None`` is the capture
+#: package's own limit (``capture.video.MAX_CLIP_BYTES``).
+MAX_VIDEO_BYTES: int | None = None
 
 
 def get_reader(path: str | os.PathLike | Sequence[str | os.PathLike]) -> ReaderFunction | None:
-    """The reader function when every path is an image or DICOM file we read, else None.
+    """The reader function when every path is a file we read, else None.
 
-    Reads only the first bytes of each file (the image signature, or the ``DICM``
-    marker after the DICOM preamble); never raises.
+    Reads only the first bytes of each file (the image signature, the ``DICM`` marker
+    after the DICOM preamble, ``%PDF-``, a video container's signature; a file with a
+    video suffix but no known signature has its container headers probed, nothing is
+    decoded); never raises.
     """
     try:
         paths = [path] if isinstance(path, str | os.PathLike) else list(path)
@@ -70,14 +85,22 @@ def get_reader(path: str | os.PathLike | Sequence[str | os.PathLike]) -> ReaderF
 
 
 def read_layers(path: str | os.PathLike | Sequence[str | os.PathLike]) -> list[LayerData]:
-    """One layer per file: grey images as image layers, colour ones as RGB.
+    """One layer per file: grey images as image layers, colour ones, videos and PDFs as RGB.
 
-    Raises ImageReadError naming the file and the cause when a file cannot be read.
+    Raises ImageReadError (a ValueError) naming the file and the cause when a file
+    cannot be read, a video is larger than the limit, or a PDF cannot be rendered.
     """
     paths = [path] if isinstance(path, str | os.PathLike) else list(path)
     layers = []
     for item in map(Path, paths):
-        layers.append(_read_dicom(item) if _is_dicom(item) else _read_image(item))
+        if _is_dicom(item):
+            layers.append(_read_dicom(item))
+        elif _is_pdf(item):
+            layers.append(_read_pdf(item))
+        elif not is_supported_image(item) and _is_video(item):
+            layers.append(_read_video(item))
+        else:  # an image, or an ImageReadError saying why it is not one
+            layers.append(_read_image(item))
     return layers
 
 
@@ -85,7 +108,19 @@ def read_layers(path: str | os.PathLike | Sequence[str | os.PathLike]) -> list[L
 
 
 def _supported(path: Path) -> bool:
-    return _is_dicom(path) or is_supported_image(path)
+    return _is_dicom(path) or is_supported_image(path) or _is_pdf(path) or _is_video(path)
+
+
+def _is_pdf(path: Path) -> bool:
+    from ..capture.pdf import is_pdf_file
+
+    return is_pdf_file(path)
+
+
+def _is_video(path: Path) -> bool:
+    from ..capture.video import is_video_file
+
+    return is_video_file(path)
 
 
 def _is_dicom(path: Path) -> bool:
@@ -132,12 +167,12 @@ def _read_image(path: Path) -> LayerData:
     if not colour:
         attributes["colormap"] = "gray"
         if data.dtype == np.uint16:
-            attributes["contrast_limits"] = _limits_from_data(data)
+            attributes["contrast_limits"] = limits_from_data(data)
     attributes["metadata"] = metadata
     return data, attributes, "image"
 
 
-def _limits_from_data(data: np.ndarray) -> list[float]:
+def limits_from_data(data: np.ndarray) -> list[float]:
     """The 0.5 and 99.5 percentiles (min/max when they coincide), never an empty range."""
     low, high = (float(v) for v in np.percentile(data, PERCENTILES))
     if high <= low:
@@ -145,6 +180,42 @@ def _limits_from_data(data: np.ndarray) -> list[float]:
     if high <= low:
         high = low + 1
     return [low, high]
+
+
+# --------------------------------------------------------------------------- video, PDF
+
+
+def _read_video(path: Path) -> LayerData:
+    """The whole video as ``(frames, rows, columns, 3)`` RGB, with its frame time."""
+    from ..capture.video import CaptureError, read_video
+
+    try:
+        clip = read_video(path, max_bytes=MAX_VIDEO_BYTES)
+    except CaptureError as error:  # names the file; ClipTooLargeError says the limit
+        raise ImageReadError(f"Cannot read {path}: {error}") from None
+    image = clip.image
+    data = image.pixels if image.frames > 1 else image.pixels[0]
+    metadata: dict[str, Any] = {
+        "source": str(path),
+        "bits_stored": 8,
+        "ezp2p": {"conversion_type": "DV", "frame_time_ms": clip.frame_time_ms},
+        "video": {"codec": image.source_format, "lossy_compression": image.lossy_compression},
+    }
+    return data, {"name": path.stem, "rgb": True, "metadata": metadata}, "image"
+
+
+def _read_pdf(path: Path) -> LayerData:
+    """The pages rendered at :data:`PDF_DPI` as ``(pages, rows, columns, 3)`` RGB."""
+    from ..capture.pdf import render_pages
+
+    image = render_pages(path, dpi=PDF_DPI)  # PdfError is a ValueError naming the file
+    data = image.pixels if image.frames > 1 else image.pixels[0]
+    metadata: dict[str, Any] = {
+        "source": str(path),
+        "bits_stored": 8,
+        "ezp2p": {"conversion_type": "SD", "pixel_spacing": image.pixel_spacing},
+    }
+    return data, {"name": path.stem, "rgb": True, "metadata": metadata}, "image"
 
 
 # --------------------------------------------------------------------------- DICOM
@@ -183,7 +254,7 @@ def _read_dicom(path: Path) -> LayerData:
     attributes: dict[str, Any] = {"name": path.stem, "rgb": colour}
     if not colour:
         attributes["colormap"] = "gray"
-        attributes["contrast_limits"] = limits or _limits_from_data(pixels)
+        attributes["contrast_limits"] = limits or limits_from_data(pixels)
     attributes["metadata"] = {
         "source": str(path),
         "ezp2p": _metadata_fields(ds),
