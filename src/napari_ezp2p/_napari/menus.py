@@ -156,6 +156,7 @@ def _job(layer: napari.layers.Image, session: "Session") -> SendJob:
         rgb=bool(layer.rgb),
         contrast_limits=None if layer.rgb else layer.contrast_limits,
         name=layer.name,
+        metadata=layer.metadata,
     )
     return SendJob(
         layer=image,
@@ -268,7 +269,7 @@ def send_job(job: SendJob, progress: Callable[[str, int, int], None] | None = No
     destinations = [resolve_destination(config, name) for name in job.destinations or ("",)]
     ts = transfer_syntax(job.transfer_syntax or destinations[0].transfer_syntax or "explicit-le")
     meta = _with_config_defaults(job.metadata, config, job.layer.name)
-    overrides = {"window": job.layer.window, "rescale": job.layer.rescale}
+    overrides = job.layer.overrides
     folder = os.environ.get(ENV_OUTBOX) or config.outbox
     with Outbox(folder) as outbox:
         queued = queue_images(

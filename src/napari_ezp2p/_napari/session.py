@@ -45,22 +45,39 @@ def session_for(viewer) -> Session:
     return session
 
 
+#: Metadata fields a layer carries for its own image (set by our readers and the
+#: Capture dock in ``layer.metadata["ezp2p"]``), as opposed to the shared study.
+PER_IMAGE_FIELDS = ("conversion_type", "pixel_spacing", "frame_time_ms")
+
+
 @dataclass(frozen=True)
 class LayerImage:
     """An image layer as the core wants it: pixels, the window the viewer shows (in
-    the layer's own values), the rescale that restores them, and the layer's name."""
+    the layer's own values), the rescale that restores them, the layer's name, and the
+    per-image Metadata fields it carries (conversion type, pixel spacing, frame time)."""
 
     image: SourceImage
     window: tuple[float, float] | None
     rescale: tuple[float, float] | None
     name: str
+    carried: dict = field(default_factory=dict)
+
+    @property
+    def overrides(self) -> dict:
+        """Metadata fields for this image alone, for ``workflow.queue_images``."""
+        return {"window": self.window, "rescale": self.rescale, **self.carried}
 
 
-def layer_image(data, *, rgb: bool, contrast_limits=None, name: str = "") -> LayerImage:
-    """Adapt an image layer's data and display to the core (used by the writer too)."""
+def layer_image(
+    data, *, rgb: bool, contrast_limits=None, name: str = "", metadata=None
+) -> LayerImage:
+    """Adapt an image layer's data, display and metadata to the core (the writer, the
+    Send dock and the layer menu all go through here)."""
     image, rescale = image_from_array(data, rgb=rgb)
     window = None
     if not rgb and contrast_limits is not None:
         low, high = (float(v) for v in contrast_limits)
         window = ((low + high) / 2, max(high - low, 1.0))
-    return LayerImage(image, window, rescale, name)
+    own = (metadata or {}).get("ezp2p") or {}
+    carried = {key: own[key] for key in PER_IMAGE_FIELDS if own.get(key)}
+    return LayerImage(image, window, rescale, name, carried)

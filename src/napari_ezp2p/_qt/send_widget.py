@@ -402,12 +402,13 @@ class SendWidget(QWidget):
                     rgb=layer.rgb,
                     contrast_limits=layer.contrast_limits,
                     name=layer.name,
+                    metadata=layer.metadata,
                 )
             except (Ezp2pError, ValueError) as error:
                 for destination in destinations:
                     rows.append(ImageStatus(layer.name, destination.name, FAILED, str(error)))
                 continue
-            overrides: dict[str, object] = {"window": image.window, "rescale": image.rescale}
+            overrides = image.overrides
             if not meta.series_description:
                 overrides["series_description"] = image.name
             items.append((image.name, image.image, overrides))
