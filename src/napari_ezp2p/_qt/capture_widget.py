@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from napari.qt.threading import create_worker
 from napari.utils import progress
-from napari.utils.notifications import show_error, show_info, show_warning
+from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import QEvent, Signal
 from qtpy.QtWidgets import (
     QCheckBox,
@@ -325,8 +325,7 @@ class CaptureWidget(QWidget):
         if self._closed:
             return
         if outcome.error:
-            self._scanners = []
-            show_warning(f"No scanners: {outcome.error}")
+            self._scanners = []  # a normal state (no SANE here): said in the dock, no pop-up
             self._set_status(f"No scanners: {outcome.error}")
         else:
             self._scanners = list(outcome.value)
