@@ -7,6 +7,7 @@ is ever lost and memory holds one image at a time), then the outbox is drained.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,7 +26,8 @@ from .core.pdf import build_encapsulated_pdf
 from .core.sc import build_sc, complete_metadata
 from .core.transfer import TransferSyntax
 from .net.destination import Destination, NetworkSettings
-from .outbox import Outbox, RunSummary, scu_sender, send_due
+from .outbox import Outbox, OutboxError, RunSummary, scu_sender, send_due
+from .outbox.queue import Written
 from .outbox.runner import RunProgress
 
 
@@ -103,6 +105,12 @@ def queue_inputs(
     return queue_images(images, meta, ts, destinations, outbox, now)
 
 
+#: queue_images commits the rows of the objects written so far after this many objects,
+#: or this many seconds (files stay without rows, as orphans, no longer than that).
+QUEUE_BATCH = 200
+QUEUE_BATCH_SECONDS = 5.0
+
+
 def queue_images(
     items: Iterable[tuple[object, SourceImage | None, dict[str, object]]],
     meta: Metadata,
@@ -115,26 +123,51 @@ def queue_images(
 
     ``source`` is a path (read when ``image`` is None; a DICOM file goes as it is) or
     a label such as a layer name; ``overrides`` are Metadata fields for that image
-    alone (its window, rescale). Items are handled one at a time.
+    alone (its window, rescale). Items are handled one at a time: each object's file is
+    written to the outbox (so memory holds one object), and the rows of the files
+    written go in together, one transaction per ``QUEUE_BATCH`` objects or
+    ``QUEUE_BATCH_SECONDS``, and for the rest before returning (even when interrupted).
     """
     now = now or datetime.now()
     meta = complete_metadata(meta, now)
     result = QueueResult()
-    for number, (source, image, overrides) in enumerate(items, start=1):
-        own = dataclasses.replace(meta, **overrides) if overrides else meta
+    batch: list[tuple[object, bool, Written]] = []  # (source, passed through, file)
+    started = time.monotonic()
+
+    def commit() -> None:
+        written = [item for _, _, item in batch]
         try:
-            if image is None:
-                made = object_for_file(Path(source), own, ts, number, now)
-            else:
-                made = build_sc(image, own, ts, instance_number=number, now=now)
-            result.entry_ids += outbox.add([made], destinations)
+            result.entry_ids += outbox.insert(written, destinations)
         except Ezp2pError as error:
-            result.errors.append((source, str(error)))
-            continue
-        if isinstance(made, Path):
-            result.passed_through += 1
+            result.errors += [(source, str(error)) for source, _, _ in batch]
         else:
-            result.converted += 1
+            passed = sum(through for _, through, _ in batch)
+            result.passed_through += passed
+            result.converted += len(batch) - passed
+        batch.clear()
+
+    try:
+        for number, (source, image, overrides) in enumerate(items, start=1):
+            own = dataclasses.replace(meta, **overrides) if overrides else meta
+            try:
+                if image is None:
+                    made = object_for_file(Path(source), own, ts, number, now)
+                else:
+                    made = build_sc(image, own, ts, instance_number=number, now=now)
+                if not destinations:
+                    raise OutboxError("no destination to queue for")
+                batch.append((source, isinstance(made, Path), outbox.write(made)))
+            except Ezp2pError as error:
+                result.errors.append((source, str(error)))
+                continue
+            finally:
+                made = None  # the object's file is written: let it go now
+            if len(batch) >= QUEUE_BATCH or time.monotonic() - started >= QUEUE_BATCH_SECONDS:
+                commit()
+                started = time.monotonic()
+    finally:
+        if batch:
+            commit()
     return result
 
 

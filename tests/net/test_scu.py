@@ -338,3 +338,77 @@ def test_a_sop_class_the_peer_refuses_is_a_failure(storescp):
     only_ct = scu.store([ct], storescp.destination, SETTINGS)
     assert [o.category for o in only_ct.outcomes] == ["not sent"]
     assert "accepted none of the presentation contexts we proposed" in only_ct.error
+
+
+# ---------------------------------------------------------------------------------------
+# Files sent as they are
+
+
+def _dataset_part(path) -> bytes:
+    """The bytes of a Part 10 file after its file meta information."""
+    from pynetdicom.dsutils import split_dataset
+
+    _, offset = split_dataset(path)
+    return path.read_bytes()[offset:]
+
+
+def test_a_file_in_an_accepted_syntax_goes_byte_for_byte_without_decoding(
+    storescp, tmp_path, monkeypatch
+):
+    paths = []
+    for number, ds in enumerate(sc_objects(2, "jpeg-ls")):
+        paths.append(tmp_path / f"{number}.dcm")
+        ds.save_as(paths[-1], enforce_file_format=True)
+    read = pydicom.dcmread
+
+    def header_only(path, *args, **kwargs):
+        assert kwargs.get("stop_before_pixels"), "the whole file was decoded"
+        return read(path, *args, **kwargs)
+
+    monkeypatch.setattr(scu.pydicom, "dcmread", header_only)
+    report = scu.store(paths, storescp.destination, SETTINGS)
+    assert report.ok, report.error
+    assert [o.transfer_syntax for o in report.outcomes] == [JPEGLSLossless] * 2
+    got = {read(p).SOPInstanceUID: _dataset_part(p) for p in storescp.received()}
+    assert got == {read(p).SOPInstanceUID: _dataset_part(p) for p in paths}
+
+
+def test_a_file_the_peer_takes_only_transcoded_is_decoded(tmp_path):
+    path = tmp_path / "a.dcm"
+    sc_objects(1, "jpeg-ls")[0].save_as(path, enforce_file_format=True)
+    pixels = []
+
+    def status(number, ds):
+        pixels.append(ds.PixelData)
+        return 0
+
+    with fake_scp(status) as peer:  # pynetdicom's default syntaxes: no JPEG-LS
+        report = scu.store([path], peer.destination, SETTINGS)
+    assert report.ok, report.error
+    assert report.outcomes[0].transfer_syntax == ExplicitVRLittleEndian
+    assert pixels == [grey8(1).tobytes()]
+
+
+def test_a_large_file_is_streamed_with_little_memory(storescp, tmp_path):
+    """A 42 MB object goes from its file in PDU-sized pieces: Python's peak allocation
+    while sending stays a small fraction of it (pynetdicom alone would queue it whole)."""
+    import tracemalloc
+
+    ds = sc_objects(1)[0]
+    ds.Rows, ds.Columns, ds.BitsAllocated, ds.BitsStored, ds.HighBit = 4096, 5120, 16, 12, 11
+    ds.PixelData = np.zeros(4096 * 5120, dtype="<u2").tobytes()
+    path = tmp_path / "big.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    size = path.stat().st_size
+    del ds
+    tracemalloc.start()
+    try:
+        report = scu.store([path], storescp.destination, SETTINGS)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert report.ok, report.error
+    assert peak < size / 5, f"peak {peak / 1e6:.1f} MB for a {size / 1e6:.1f} MB file"
+    (received,) = storescp.received()
+    assert received.stat().st_size > size - 1000
+    assert _dataset_part(received) == _dataset_part(path)

@@ -280,3 +280,107 @@ def test_a_killed_but_unreaped_process_counts_as_ended():
         assert not pid_alive(child.pid)
     finally:
         child.wait()
+
+
+def test_a_part10_file_is_copied_byte_for_byte_reading_only_its_header(tmp_path, monkeypatch):
+    ds = make_datasets(1)[0]
+    source = tmp_path / "in.dcm"
+    ds.save_as(source, enforce_file_format=True)
+    with source.open("ab") as stream:  # trailing padding pydicom would not write back
+        stream.write(b"\xfc\xff\xfc\xff\x4f\x42\x00\x00\x02\x00\x00\x00\x00\x00")
+    read = queue_module.dcmread
+
+    def header_only(path, *args, **kwargs):
+        assert kwargs.get("stop_before_pixels"), "the whole file was decoded"
+        return read(path, *args, **kwargs)
+
+    monkeypatch.setattr(queue_module, "dcmread", header_only)
+    monkeypatch.setattr(queue_module, "write_atomically", None)  # not re-encoded
+    with Outbox(tmp_path / "box") as outbox:
+        (entry_id,) = outbox.add([source], [PACS])
+        entry = outbox.get(entry_id)
+        assert entry.path.read_bytes() == source.read_bytes()
+        assert (entry.sop_instance_uid, entry.patient_name) == (ds.SOPInstanceUID, "DOE^JANE")
+        assert not list(entry.path.parent.glob("*.part"))
+
+
+def test_a_file_whose_meta_disagrees_is_rewritten(tmp_path):
+    ds = make_datasets(1)[0]
+    ds.save_as(tmp_path / "in.dcm", enforce_file_format=True)
+    raw = (tmp_path / "in.dcm").read_bytes()
+    meta_uid = ds.file_meta.MediaStorageSOPInstanceUID.encode()
+    other = meta_uid[:-1] + (b"8" if meta_uid[-1:] != b"8" else b"7")
+    (tmp_path / "in.dcm").write_bytes(raw.replace(meta_uid, other, 1))  # meta only
+    with Outbox(tmp_path / "box") as outbox:
+        (entry_id,) = outbox.add([tmp_path / "in.dcm"], [PACS])
+        written = pydicom.dcmread(outbox.get(entry_id).path)
+        assert written.SOPInstanceUID == ds.SOPInstanceUID
+        assert written.file_meta.MediaStorageSOPInstanceUID == ds.SOPInstanceUID
+
+
+def test_write_then_insert_in_batches(tmp_path):
+    datasets = make_datasets(3)
+    with Outbox(tmp_path) as outbox:
+        written = [outbox.write(ds) for ds in datasets]
+        assert all(w.path.exists() for w in written) and outbox.list() == []
+        ids = outbox.insert(written, [PACS, ARCHIVE])
+        assert [(e.sop_instance_uid, e.destination_name) for e in outbox.list()] == [
+            (str(ds.SOPInstanceUID), name) for ds in datasets for name in ("pacs", "archive")
+        ]
+        assert outbox.insert(written, [PACS, ARCHIVE]) == ids
+        # A file removed before its rows went in: a dataset cannot be written again...
+        orphan = outbox.write(make_datasets(4)[3])
+        orphan.path.unlink()
+        with pytest.raises(OutboxError, match="removed meanwhile"):
+            outbox.insert([orphan], [PACS])
+        # ... a Part 10 file is copied again from its source.
+        source = tmp_path / "in.dcm"
+        make_datasets(5)[4].save_as(source, enforce_file_format=True)
+        again = outbox.write(source)
+        again.path.unlink()
+        (entry_id,) = outbox.insert([again], [PACS])
+        assert outbox.get(entry_id).path.read_bytes() == source.read_bytes()
+
+
+def test_sent_marks_commit_without_fsync_and_the_connection_stays_full(tmp_path):
+    with Outbox(tmp_path) as outbox:
+        (entry_id,) = outbox.add(make_datasets(1), [PACS])
+        statements = []
+        outbox._db.set_trace_callback(statements.append)
+        outbox.mark_sent(entry_id, 0, "")
+        outbox._db.set_trace_callback(None)
+        assert statements[0] == "PRAGMA synchronous = NORMAL"
+        assert statements[-1] == "PRAGMA synchronous = FULL"
+        assert outbox._db.execute("PRAGMA synchronous").fetchone()[0] == 2
+    with Outbox(tmp_path) as outbox:
+        assert [e.state for e in outbox.list()] == [SENT]
+
+
+def test_queue_images_writes_each_file_then_inserts_rows_in_batches(tmp_path, monkeypatch):
+    from napari_ezp2p import workflow
+
+    ds = make_datasets(1)[0]
+    ds.save_as(tmp_path / "in.dcm", enforce_file_format=True)
+    rng = np.random.default_rng(0)
+    image = SourceImage.from_array(rng.integers(0, 255, (8, 8), dtype=np.uint8))
+    items = [(f"layer {n}", image, {}) for n in range(4)] + [(tmp_path / "in.dcm", None, {})]
+    monkeypatch.setattr(workflow, "QUEUE_BATCH", 2)
+    meta = Metadata(patient_name="DOE^JANE", patient_id="ID1")
+    with Outbox(tmp_path / "box") as outbox:
+        batches = []
+        insert = outbox.insert
+
+        def counted(written, destinations, **kwargs):
+            assert all(w.path.exists() for w in written)  # files first, then rows
+            batches.append(len(written))
+            return insert(written, destinations, **kwargs)
+
+        monkeypatch.setattr(outbox, "insert", counted)
+        result = workflow.queue_images(items, meta, transfer_syntax("explicit-le"), [PACS], outbox)
+        assert batches == [2, 2, 1]
+        assert (result.converted, result.passed_through, result.errors) == (4, 1, [])
+        assert [e.id for e in outbox.list()] == result.entry_ids
+        assert outbox.list()[-1].path.read_bytes() == (tmp_path / "in.dcm").read_bytes()
+        # No destination: every item is an error, nothing is written.
+        empty = workflow.queue_images(items[:1], meta, transfer_syntax("explicit-le"), [], outbox)
+        assert len(empty.errors) == 1 and len(outbox.list()) == 5

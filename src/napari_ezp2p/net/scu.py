@@ -41,7 +41,7 @@ from pydicom.uid import (
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
 )
-from pynetdicom import AE, build_context, evt
+from pynetdicom import AE, _config, build_context, evt
 from pynetdicom.association import Association
 from pynetdicom.pdu import A_ABORT_RQ
 from pynetdicom.pdu_primitives import A_P_ABORT
@@ -209,6 +209,7 @@ class _Session:
         self.assoc = assoc
         if not assoc.is_established:
             raise NetworkError(self._failure(assoc))
+        _bound_send_queue(assoc, self.settings.network_timeout)
         return assoc
 
     def _failure(self, assoc: Association) -> str:
@@ -260,6 +261,42 @@ class _Session:
         except OSError as error:
             return error.strerror or str(error)
         return "the connection failed once, then succeeded (an unstable network?)"
+
+
+#: About how many bytes of P-DATA may wait for pynetdicom's connection thread.
+SEND_QUEUE_BYTES = 4 << 20
+
+
+def _bound_send_queue(assoc: Association, patience: float | None) -> None:
+    """Make the sending thread wait while the connection thread has enough P-DATA queued.
+
+    pynetdicom's DIMSE layer puts every PDU of a message on an unbounded queue at once,
+    which the connection thread then writes to the socket: a 42 MB object read from its
+    file would sit in memory almost whole. Here ``dul.send_pdu`` waits while about
+    ``SEND_QUEUE_BYTES`` are queued; the thread's ``get`` wakes it (``Queue.not_full``).
+    It stops waiting when the thread has ended, or took nothing for ``patience`` seconds
+    (then pynetdicom's own timeouts decide, as without this).
+    """
+    dul = assoc.dul
+    pending = dul.to_provider_queue
+    send_pdu = dul.send_pdu
+    peer_max = assoc.acceptor.maximum_length or SEND_QUEUE_BYTES
+    limit = max(4, min(1024, SEND_QUEUE_BYTES // peer_max))
+    step = 0.1
+
+    def bounded(primitive: object) -> None:
+        idle = 0.0
+        with pending.not_full:
+            while len(pending.queue) >= limit and dul.is_alive():
+                if pending.not_full.wait(step):
+                    idle = 0.0
+                else:
+                    idle += step
+                    if patience is not None and idle >= patience:
+                        break
+        send_pdu(primitive)
+
+    dul.send_pdu = bounded  # type: ignore[method-assign]
 
 
 def _contexts(abstract: str, syntaxes: Sequence[str]) -> list[PresentationContext]:
@@ -391,6 +428,9 @@ class _Item:
     sop_class: UID
     sop_instance: UID
     syntax: UID
+    # A file whose meta names the same SOP class and instance as its dataset: pynetdicom
+    # can send its encoded bytes as they are, straight from the file (see _send_one).
+    streamable: bool = False
 
     @property
     def path(self) -> str:
@@ -522,7 +562,11 @@ def _item(index: int, obj: StoreObject) -> _Item:
     syntax = meta.get("TransferSyntaxUID")
     if not (sop_class and sop_instance and syntax):
         raise ValueError("no SOP Class UID, SOP Instance UID or Transfer Syntax UID")
-    return _Item(index, path, UID(sop_class), UID(sop_instance), UID(syntax))
+    streamable = (
+        meta.get("MediaStorageSOPClassUID") == sop_class
+        and meta.get("MediaStorageSOPInstanceUID") == sop_instance
+    )
+    return _Item(index, path, UID(sop_class), UID(sop_instance), UID(syntax), streamable)
 
 
 def _not_sent(items: Sequence[_Item], message: str) -> list[ObjectOutcome]:
@@ -583,24 +627,34 @@ def _send_one(
             None,
             f"{dest.name} accepted no presentation context for {item.sop_class.name}",
         )
-    try:
-        ds = item.source if isinstance(item.source, Dataset) else pydicom.dcmread(item.source)
-        if ds.file_meta.TransferSyntaxUID != target:
-            ds = transcode(ds, target)
-    except (OSError, InvalidDicomError) as error:
-        return outcome(FAILURE, None, f"cannot read {item.path}: {error}")
-    except Ezp2pError as error:
-        return outcome(FAILURE, None, str(error))
+    payload: Dataset | Path
+    if isinstance(item.source, Path) and item.streamable and target == item.syntax:
+        # Sent as it is: pynetdicom reads the encoded dataset from the file in PDU-sized
+        # pieces (STORE_SEND_CHUNKED_DATASET), never decoding it nor holding it whole.
+        # The option is process-wide and only changes send_c_store of a path, which
+        # nothing else in this process does; it needs the file's own syntax accepted.
+        _config.STORE_SEND_CHUNKED_DATASET = True
+        payload = item.source
+    else:
+        try:
+            ds = item.source if isinstance(item.source, Dataset) else pydicom.dcmread(item.source)
+            if ds.file_meta.TransferSyntaxUID != target:
+                ds = transcode(ds, target)
+        except (OSError, InvalidDicomError) as error:
+            return outcome(FAILURE, None, f"cannot read {item.path}: {error}")
+        except Ezp2pError as error:
+            return outcome(FAILURE, None, str(error))
+        pixel_data = ds[0x7FE00010] if target.is_compressed and 0x7FE00010 in ds else None
+        if pixel_data is not None:
+            # pynetdicom writes the dataset itself: encapsulated Pixel Data must be marked
+            # undefined length (pydicom does so when reading a file, not when building one).
+            pixel_data.is_undefined_length = True
+        payload = ds
     if not assoc.is_established:
         return outcome(FAILURE, None, _no_response(session, dest, settings, 0.0))
-    pixel_data = ds[0x7FE00010] if target.is_compressed and 0x7FE00010 in ds else None
-    if pixel_data is not None:
-        # pynetdicom writes the dataset itself: encapsulated Pixel Data must be marked
-        # undefined length (pydicom does so when reading a file, not when building one).
-        pixel_data.is_undefined_length = True
     sent = time.perf_counter()
     try:
-        rsp = assoc.send_c_store(ds)
+        rsp = assoc.send_c_store(payload)
     except (ValueError, TypeError, AttributeError, RuntimeError, OSError) as error:
         return outcome(FAILURE, None, f"cannot send: {error}")
     status = rsp.get("Status")

@@ -7,11 +7,17 @@ that same file again, so the same UIDs.
 
 Nothing is lost:
 
-* :meth:`Outbox.add` writes each file first (atomically), then inserts every row in one
-  transaction. A process that dies in between leaves a file without a row: harmless,
-  and :meth:`Outbox.recover` deletes such orphans once they are older than
-  ``ORPHAN_GRACE`` (the caller never got an id for them, so nobody expects them sent;
-  the grace period keeps a concurrent ``add`` in another process safe).
+* :meth:`Outbox.add` writes each file first (atomically: temporary file, fsync, rename;
+  a Part 10 file is copied byte for byte), then inserts every row in one transaction
+  (:meth:`Outbox.write` and :meth:`Outbox.insert` do the two steps for a caller that
+  writes many objects one at a time and inserts their rows in batches). A process that
+  dies in between leaves a file without a row: harmless, and :meth:`Outbox.recover`
+  deletes such orphans once they are older than ``ORPHAN_GRACE`` (the caller never got
+  an id for them, so nobody expects them sent; the grace period keeps a concurrent
+  ``add`` in another process safe).
+* Rows are committed with ``synchronous=FULL``, except the ``sent`` marks, which need
+  not wait for the disk (see :meth:`Outbox.mark_sent`): a power loss may send the last
+  few instances again, with the same UIDs.
 * Rows being sent are ``sending`` and carry their owner (``host:pid:claim``). A row
   whose owner process on this host no longer runs, or whose owner has not been heard
   of for ``stale_after`` seconds (another host, a reused pid), goes back to ``queued``
@@ -32,8 +38,10 @@ import json
 import os
 import random
 import re
+import shutil
 import socket
 import sqlite3
+import tempfile
 import threading
 import time
 import uuid
@@ -250,16 +258,27 @@ class Outbox:
         self._db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taken at once (``BEGIN IMMEDIATE``) so it cannot deadlock."""
+    def _write(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken at once (``BEGIN IMMEDIATE``) so it cannot deadlock.
+
+        ``durable=False`` commits without fsync (``synchronous = NORMAL``): the change is
+        safe from the process dying (it is in the WAL, which the OS keeps) but not from a
+        power loss or OS crash before the next durable commit or checkpoint syncs the WAL.
+        """
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            if not durable:
+                self._db.execute("PRAGMA synchronous = NORMAL")
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            finally:
+                if not durable:
+                    self._db.execute("PRAGMA synchronous = FULL")
 
     def _select(self, where: str = "1", params: Sequence[object] = ()) -> list[Entry]:
         with self._lock:
@@ -301,56 +320,108 @@ class Outbox:
         """Queue every object for every destination; the entry ids, per object then
         per destination.
 
-        Objects are datasets or Part 10 files. Each is written to the outbox first;
-        then all rows go in with one transaction. An instance already queued (or sent)
-        for a destination is not queued again: its existing id is returned.
+        Objects are datasets or Part 10 files. Each is written to the outbox first
+        (:meth:`write`); then all rows go in with one transaction (:meth:`insert`). An
+        instance already queued (or sent) for a destination is not queued again: its
+        existing id is returned.
         """
         destinations = list(destinations)
         if not destinations:
             raise OutboxError("no destination to queue for")
-        stamp = _timestamp(now)
-        items: list[tuple[Dataset | str | os.PathLike[str], Dataset, Path]] = []
-        for obj in datasets:
-            ds = obj if isinstance(obj, Dataset) else dcmread(obj)
-            uid = str(ds.get("SOPInstanceUID", ""))
-            if not uid:
-                raise OutboxError("an object without a SOP Instance UID cannot be queued")
-            path = self.path_for(uid)
-            if not path.exists():
-                write_atomically(ds, path)
-            if not isinstance(obj, Dataset):  # keep only what the rows need in memory
-                ds = dcmread(path, stop_before_pixels=True)
-            items.append((obj, ds, path))
+        written = [(obj, self.write(obj)) for obj in datasets]
+        return self._insert(written, destinations, _timestamp(now))
 
-        ids: list[int] = []
-        with self._write() as db:
-            for obj, ds, path in items:
-                if not path.exists():  # purged by another process since we wrote it
-                    write_atomically(obj if isinstance(obj, Dataset) else dcmread(obj), path)
-                for dest in destinations:
-                    ids.append(self._insert(db, ds, path, dest, stamp))
-        return ids
+    def write(self, obj: Dataset | str | os.PathLike[str]) -> Written:
+        """Put one object's Part 10 file in the outbox (atomically, fsynced), no row yet.
+
+        A Part 10 file whose meta agrees with its dataset is copied byte for byte, only
+        its header read; other files, and datasets, are written by ``write_atomically``.
+        Nothing is written when the instance's file is there already. Pass the result to
+        :meth:`insert`: until then the file is an orphan that :meth:`recover` deletes
+        after ``ORPHAN_GRACE``.
+        """
+        source = None if isinstance(obj, Dataset) else Path(obj)
+        ds = obj if source is None else dcmread(source, stop_before_pixels=True)
+        uid = str(ds.get("SOPInstanceUID", ""))
+        if not uid:
+            raise OutboxError("an object without a SOP Instance UID cannot be queued")
+        path = self.path_for(uid)
+        if not path.exists():
+            self._write_file(obj, ds, path)
+        return Written(
+            uid,
+            str(ds.get("SOPClassUID", "")),
+            str(ds.get("StudyInstanceUID", "")),
+            str(ds.get("PatientName", "")),
+            str(ds.get("PatientID", "")),
+            str(ds.get("SeriesDescription", "")),
+            path,
+            source,
+        )
+
+    def insert(
+        self,
+        written: Sequence[Written],
+        destinations: Iterable[Destination],
+        *,
+        now: float | datetime | None = None,
+    ) -> list[int]:
+        """The rows of objects :meth:`write` put in the outbox, in one transaction; the
+        entry ids, per object then per destination (as :meth:`add`)."""
+        destinations = list(destinations)
+        if not destinations:
+            raise OutboxError("no destination to queue for")
+        return self._insert([(None, w) for w in written], destinations, _timestamp(now))
+
+    def _write_file(self, obj: object, ds: Dataset, path: Path) -> None:
+        if isinstance(obj, Dataset):
+            write_atomically(obj, path)
+        elif _copyable(ds):
+            _copy_atomically(Path(obj), path)
+        else:
+            write_atomically(dcmread(obj), path)
 
     def _insert(
-        self, db: sqlite3.Connection, ds: Dataset, path: Path, dest: Destination, stamp: float
+        self,
+        written: Sequence[tuple[object, Written]],
+        destinations: Sequence[Destination],
+        stamp: float,
+    ) -> list[int]:
+        _sync_folder(self.instances)  # the files' names are durable before their rows
+        ids: list[int] = []
+        with self._write() as db:
+            for obj, item in written:
+                if not item.path.exists():  # purged by another process since it was written
+                    source = obj if isinstance(obj, Dataset) else item.source
+                    if source is None:
+                        raise OutboxError(
+                            f"{item.sop_instance_uid}: its outbox file was removed meanwhile"
+                        )
+                    ds = source if isinstance(source, Dataset) else dcmread(source)
+                    self._write_file(source, ds, item.path)
+                for dest in destinations:
+                    ids.append(self._insert_row(db, item, dest, stamp))
+        return ids
+
+    def _insert_row(
+        self, db: sqlite3.Connection, item: Written, dest: Destination, stamp: float
     ) -> int:
-        uid = str(ds.SOPInstanceUID)
         db.execute(
             "INSERT OR IGNORE INTO entries (sop_instance_uid, sop_class_uid, "
             "study_instance_uid, patient_name, patient_id, series_description, destination, "
             "address, destination_json, file, state, created, updated, next_attempt) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                uid,
-                str(ds.get("SOPClassUID", "")),
-                str(ds.get("StudyInstanceUID", "")),
-                str(ds.get("PatientName", "")),
-                str(ds.get("PatientID", "")),
-                str(ds.get("SeriesDescription", "")),
+                item.sop_instance_uid,
+                item.sop_class_uid,
+                item.study_instance_uid,
+                item.patient_name,
+                item.patient_id,
+                item.series_description,
                 dest.name,
                 dest.address,
                 destination_to_json(dest),
-                path.relative_to(self.folder).as_posix(),
+                item.path.relative_to(self.folder).as_posix(),
                 QUEUED,
                 stamp,
                 stamp,
@@ -359,7 +430,7 @@ class Outbox:
         )
         return db.execute(
             "SELECT id FROM entries WHERE sop_instance_uid = ? AND destination = ?",
-            (uid, dest.name),
+            (item.sop_instance_uid, dest.name),
         ).fetchone()[0]
 
     # -- reading ----------------------------------------------------------------------
@@ -435,8 +506,14 @@ class Outbox:
         *,
         now: float | datetime | None = None,
     ) -> None:
-        """The PACS took it (success or warning status): kept with its status and message."""
-        with self._write() as db:
+        """The PACS took it (success or warning status): kept with its status and message.
+
+        Committed without waiting for the disk (see :meth:`_write`): a process that dies
+        loses no mark, a power loss may lose the last ones since a durable commit, and
+        those instances are then sent again with the same UIDs (which a PACS accepts).
+        That makes a mark about as cheap as the send of a small object.
+        """
+        with self._write(durable=False) as db:
             db.execute(
                 "UPDATE entries SET state = ?, last_status = ?, last_message = ?, "
                 "transfer_syntax = ?, owner = '', updated = ?, next_attempt = NULL "
@@ -613,6 +690,65 @@ class Outbox:
                 with suppress(OSError):  # still open elsewhere: recover() gets it later
                     (self.folder / file).unlink()
         return removed
+
+
+@dataclass(frozen=True)
+class Written:
+    """An instance whose file :meth:`Outbox.write` put in the outbox: what its rows say.
+
+    ``source`` is the Part 10 file it came from (to copy again should the outbox file
+    be purged before the rows go in), None for a dataset.
+    """
+
+    sop_instance_uid: str
+    sop_class_uid: str
+    study_instance_uid: str
+    patient_name: str
+    patient_id: str
+    series_description: str
+    path: Path
+    source: Path | None = None
+
+
+def _copyable(header: Dataset) -> bool:
+    """A Part 10 file (preamble, meta) whose meta names its dataset's SOP class and
+    instance: its bytes can go into the outbox, and to the PACS, as they are."""
+    meta = getattr(header, "file_meta", None)
+    return (
+        getattr(header, "preamble", None) is not None
+        and meta is not None
+        and bool(meta.get("TransferSyntaxUID"))
+        and meta.get("MediaStorageSOPClassUID") == header.get("SOPClassUID")
+        and meta.get("MediaStorageSOPInstanceUID") == header.get("SOPInstanceUID")
+    )
+
+
+def _copy_atomically(source: Path, path: Path) -> None:
+    """Copy ``source`` to ``path`` so that it appears whole (fsynced) or not at all."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out, source.open("rb") as stream:
+            shutil.copyfileobj(stream, out, _COPY_BUFFER)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+_COPY_BUFFER = 1 << 20
+
+
+def _sync_folder(folder: Path) -> None:
+    """fsync a folder, so that the files renamed into it stay after a power loss."""
+    if os.name == "nt":
+        return  # not possible there; NTFS journals its metadata
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @dataclass(frozen=True)

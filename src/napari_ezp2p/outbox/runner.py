@@ -65,7 +65,8 @@ class Sender(Protocol):
     failed or was ended after a failure) are ``"not sent"`` or simply missing. Raises
     when nothing could be sent at all (no association). May call ``progress(done,
     total, outcome)`` as each instance completes: an instance reported stored there is
-    recorded ``sent`` at once, so a crash later in the batch does not send it again.
+    recorded ``sent`` at once, so a crash later in the batch does not send it again (a
+    power loss may: the marks do not wait for the disk, see :meth:`Outbox.mark_sent`).
     """
 
     def __call__(
