@@ -41,7 +41,6 @@ import re
 import shutil
 import socket
 import sqlite3
-import tempfile
 import threading
 import time
 import uuid
@@ -55,6 +54,7 @@ from pydicom import Dataset, dcmread
 
 from ..core.convert import write_atomically
 from ..core.errors import Ezp2pError
+from ..core.files import atomic_file
 from ..net.destination import Destination, TlsSettings
 
 QUEUED = "queued"
@@ -725,16 +725,8 @@ def _copyable(header: Dataset) -> bool:
 
 def _copy_atomically(source: Path, path: Path) -> None:
     """Copy ``source`` to ``path`` so that it appears whole (fsynced) or not at all."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out, source.open("rb") as stream:
-            shutil.copyfileobj(stream, out, _COPY_BUFFER)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as out, source.open("rb") as stream:
+        shutil.copyfileobj(stream, out, _COPY_BUFFER)
 
 
 _COPY_BUFFER = 1 << 20
