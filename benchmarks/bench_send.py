@@ -418,20 +418,20 @@ def transfer(sender: Sender, data: DataSet, receiver: Receiver, scratch: Path) -
 #: (file name ending, function name; "~" for built-ins).
 WATCHED = (
     ("cli.py", "_send", "ezp2p _send (after imports)"),
-    ("workflow.py", "queue_inputs", "queue_inputs: DICOM files into the outbox"),
-    ("queue.py", "add", "  Outbox.add (one call, one transaction per file)"),
-    ("convert.py", "write_atomically", "    write_atomically (dcmwrite, fsync, rename)"),
+    ("workflow.py", "queue_images", "queue_images: inputs into the outbox"),
+    ("queue.py", "write", "  Outbox.write (copy or write each file, fsync)"),
+    ("queue.py", "insert", "  Outbox.insert (rows, one transaction per batch)"),
     ("workflow.py", "send_queued", "send_queued: drain the outbox"),
     ("scu.py", "store", "  net.scu.store"),
     ("scu.py", "_item", "    _item (header read per file)"),
-    ("scu.py", "_send_one", "    _send_one (full dcmread, then send)"),
+    ("scu.py", "_send_one", "    _send_one (path streamed, or decoded to transcode)"),
     ("association.py", "send_c_store", "      pynetdicom send_c_store"),
     ("dimse.py", "send_msg", "        encode + split into PDUs (send_msg)"),
     ("dimse.py", "get_msg", "        waiting for the C-STORE-RSP"),
-    ("runner.py", "_mark_sent", "  outbox mark_sent (one transaction per instance)"),
+    ("runner.py", "_mark_sent", "  outbox mark_sent (one commit per instance, no fsync)"),
     ("~", "<built-in method posix.fsync>", "across: os.fsync of the outbox copies"),
-    ("queue.py", "_write", "across: SQLite BEGIN/COMMIT (synchronous=FULL)"),
-    ("filereader.py", "dcmread", "across: pydicom dcmread (4 per file, 2 full)"),
+    ("queue.py", "_write", "across: SQLite BEGIN/COMMIT"),
+    ("filereader.py", "dcmread", "across: pydicom dcmread (header reads)"),
     ("filewriter.py", "dcmwrite", "across: pydicom dcmwrite (outbox copy)"),
 )
 
