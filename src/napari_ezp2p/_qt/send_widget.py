@@ -206,6 +206,8 @@ class SendWidget(QWidget):
         self.destination_list = QListWidget()
         self.destination_list.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.destination_list.setToolTip("Configured destinations (see the Destinations dock)")
+        for short_list in (self.layer_list, self.destination_list):
+            short_list.setMaximumHeight(140)  # a few rows; the status table gets the rest
         self.destination_hint = QLabel()
         self.destination_hint.setWordWrap(True)
         self.ts_combo = QComboBox()
@@ -239,7 +241,7 @@ class SendWidget(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(buttons)
-        layout.addWidget(self.status_table)
+        layout.addWidget(self.status_table, stretch=1)
 
         self.reload_destinations()
         self._show_session_syntax()
