@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import logging
 import os
 import re
 import sys
@@ -300,7 +301,8 @@ def _print_summary(summary) -> None:
             line += f", {run.failed} failed, {run.not_sent} not sent (kept in the outbox)"
         print(line)
         for failure in run.failures:
-            print(f"  {failure.sop_instance_uid}: {failure.reason}", file=sys.stderr)
+            if failure.reason != run.error:  # the association's own failure is said once
+                print(f"  {failure.sop_instance_uid}: {failure.reason}", file=sys.stderr)
         if run.error:
             print(f"ezp2p: {run.name}: {run.error}", file=sys.stderr)
 
@@ -617,6 +619,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; the exit status is 0 only when everything succeeded."""
     args = build_parser().parse_args(argv)
+    # The command says what happened itself; the library's log lines would repeat it.
+    logging.getLogger("napari_ezp2p").addHandler(logging.NullHandler())
     try:
         return args.run(args)
     except Ezp2pError as error:

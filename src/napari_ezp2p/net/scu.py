@@ -109,6 +109,11 @@ class TranscodeError(Ezp2pError):
 # Associations
 
 
+def _where(dest: Destination) -> str:
+    """How a message names a destination: its name, and its address when that differs."""
+    return dest.name if dest.name == dest.address else f"{dest.name} ({dest.address})"
+
+
 def make_ae(settings: NetworkSettings) -> AE:
     """Our application entity: AE title, implementation identity, PDU size, timeouts.
 
@@ -189,7 +194,7 @@ class _Session:
             (evt.EVT_DIMSE_RECV, self._dimse_recv),
             (evt.EVT_DATA_SENT, self._data_sent),
         ]
-        where = f"{self.dest.name} ({self.dest.address})"
+        where = _where(self.dest)
         try:
             found = socket.getaddrinfo(self.dest.host, self.dest.port, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError) as error:
@@ -213,7 +218,7 @@ class _Session:
         return assoc
 
     def _failure(self, assoc: Association) -> str:
-        where = f"{self.dest.name} ({self.dest.address})"
+        where = _where(self.dest)
         if assoc.is_rejected:
             rj = assoc.acceptor.primitive
             result = "permanently" if rj.result == 1 else "transiently"
@@ -356,7 +361,7 @@ def _no_response(
     session: _Session, dest: Destination, settings: NetworkSettings, waited: float
 ) -> str:
     """Why a request got no response after ``waited`` seconds."""
-    where = f"{dest.name} ({dest.address})"
+    where = _where(dest)
     hint = f"does it accept our AE title {settings.ae_title!r} and this kind of object?"
     if session.peer_abort:
         return f"{where} aborted the association ({session.peer_abort}): {hint}"
