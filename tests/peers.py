@@ -90,3 +90,35 @@ def gdcm_decompressed(path: str | Path, out_dir: str | Path) -> Path:
 def pixels_of(path: str | Path) -> np.ndarray:
     """The pixel data of ``path`` as pydicom decodes it."""
     return pydicom.dcmread(path).pixel_array
+
+
+def worklist_item(
+    name: str,
+    accession: str,
+    *,
+    charset: str = "\\ISO 2022 IR 87",
+    study_uid: str = "1.2.826.0.1.3680043.8.498.1",
+    station: str = "EZP2P",
+) -> pydicom.Dataset:
+    """A scheduled procedure step as wlmscpfs serves it (it ignores items missing the
+    Requested and Scheduled Procedure Step IDs): patient WL-1, modality OT, 2026-11-29."""
+    item = pydicom.Dataset()
+    item.SpecificCharacterSet = charset
+    item.PatientName = name
+    item.PatientID = "WL-1"
+    item.PatientBirthDate = "19700101"
+    item.PatientSex = "M"
+    item.AccessionNumber = accession
+    item.StudyInstanceUID = study_uid
+    item.RequestedProcedureDescription = "Film import"
+    item.ReferringPhysicianName = ""
+    item.RequestedProcedureID = "RP1"
+    step = pydicom.Dataset()
+    step.ScheduledProcedureStepID = "SPS1"
+    step.ScheduledProcedureStepDescription = "scan films"
+    step.Modality = "OT"
+    step.ScheduledStationAETitle = station
+    step.ScheduledProcedureStepStartDate = "20261129"
+    step.ScheduledProcedureStepStartTime = "090000"
+    item.ScheduledProcedureStepSequence = [step]
+    return item

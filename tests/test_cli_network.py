@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from pydicom import Dataset, dcmread
+from pydicom import dcmread
 
 from napari_ezp2p.cli import main
 from napari_ezp2p.outbox import Outbox
+from tests.peers import worklist_item
 
 EZP2P = str(Path(sys.executable).parent / "ezp2p")
 
@@ -86,32 +87,9 @@ def test_destinations_are_configured_by_name(home, orthanc, capsys):
     assert "no default destination" in capsys.readouterr().err.lower()
 
 
-def _worklist_item(name: str, charset: str, accession: str) -> Dataset:
-    item = Dataset()
-    item.SpecificCharacterSet = charset
-    item.PatientName = name
-    item.PatientID = "WL-1"
-    item.PatientBirthDate = "19700101"
-    item.PatientSex = "M"
-    item.AccessionNumber = accession
-    item.StudyInstanceUID = "1.2.826.0.1.3680043.8.498.1"
-    item.RequestedProcedureDescription = "Film import"
-    item.ReferringPhysicianName = ""
-    item.RequestedProcedureID = "RP1"
-    step = Dataset()
-    step.ScheduledProcedureStepID = "SPS1"
-    step.ScheduledProcedureStepDescription = "scan films"
-    step.Modality = "OT"
-    step.ScheduledStationAETitle = "EZP2P"
-    step.ScheduledProcedureStepStartDate = "20261129"
-    step.ScheduledProcedureStepStartTime = "090000"
-    item.ScheduledProcedureStepSequence = [step]
-    return item
-
-
 def test_send_takes_the_demographics_from_the_worklist(home, orthanc, wlmscpfs, capsys):
     name = "Yamada^Tarou=山田^太郎=やまだ^たろう"
-    worklist = wlmscpfs([_worklist_item(name, "\\ISO 2022 IR 87", "ACC-JP")])
+    worklist = wlmscpfs([worklist_item(name, "ACC-JP")])
     pacs = orthanc()
     _pngs(home / "in", 1)
     argv = ["send", str(home / "in"), "--to", pacs.destination.address]

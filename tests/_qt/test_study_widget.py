@@ -18,6 +18,7 @@ from napari_ezp2p.core.transfer import transfer_syntax
 from napari_ezp2p.net.destination import NetworkSettings
 from napari_ezp2p.net.scu import store
 
+from .. import peers
 from ..conftest import OUR_AE, free_port
 
 JAPANESE = "Yamada^Tarou=山田^太郎=やまだ^たろう"
@@ -40,26 +41,7 @@ def open_study_dock(make_napari_viewer) -> tuple[object, StudyWidget]:
 
 
 def worklist_item(name: str, accession: str) -> Dataset:
-    item = Dataset()
-    item.SpecificCharacterSet = "\\ISO 2022 IR 87"
-    item.PatientName = name
-    item.PatientID = "WL-1"
-    item.PatientBirthDate = "19700101"
-    item.PatientSex = "M"
-    item.AccessionNumber = accession
-    item.StudyInstanceUID = WL_STUDY_UID
-    item.RequestedProcedureDescription = "Film import"
-    item.ReferringPhysicianName = ""
-    item.RequestedProcedureID = "RP1"
-    step = Dataset()
-    step.ScheduledProcedureStepID = "SPS1"
-    step.ScheduledProcedureStepDescription = "scan films"
-    step.Modality = "OT"
-    step.ScheduledStationAETitle = OUR_AE
-    step.ScheduledProcedureStepStartDate = "20261129"
-    step.ScheduledProcedureStepStartTime = "090000"
-    item.ScheduledProcedureStepSequence = [step]
-    return item
+    return peers.worklist_item(name, accession, study_uid=WL_STUDY_UID, station=OUR_AE)
 
 
 def click(qtbot, button) -> None:
