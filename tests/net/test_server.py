@@ -346,35 +346,29 @@ def test_unsupported_level_is_refused(archive):
     assert identifier is None
 
 
+def _findscu(model: str, server, folder, *keys: str) -> list:
+    """dcmtk findscu against ``server`` with ``-k`` keys; its answers, as datasets."""
+    folder.mkdir()
+    args = [require_tool("findscu"), model, "-aec", "EZP2P-PACS", "-X"]
+    for key in keys:
+        args += ["-k", key]
+    args += ["127.0.0.1", str(_port(server))]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=30, cwd=folder)
+    assert result.returncode == 0, result.stderr
+    return [dcmread(path) for path in sorted(folder.glob("rsp*.dcm"))]
+
+
 def test_findscu_study_query(archive, tmp_path):
     server, uids = archive
-    out = tmp_path / "findscu"
-    out.mkdir()
-    result = subprocess.run(
-        [
-            require_tool("findscu"),
-            "-S",
-            "-aec",
-            "EZP2P-PACS",
-            "-X",
-            "-k",
-            "QueryRetrieveLevel=STUDY",
-            "-k",
-            "PatientName=Doe*",
-            "-k",
-            "StudyDate=20240101-20240131",
-            "-k",
-            "StudyInstanceUID",
-            "127.0.0.1",
-            str(_port(server)),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        cwd=out,
+    (answer,) = _findscu(
+        "-S",
+        server,
+        tmp_path / "findscu",
+        "QueryRetrieveLevel=STUDY",
+        "PatientName=Doe*",
+        "StudyDate=20240101-20240131",
+        "StudyInstanceUID",
     )
-    assert result.returncode == 0, result.stderr
-    (answer,) = [dcmread(path) for path in sorted(out.glob("rsp*.dcm"))]
     assert answer.StudyInstanceUID == uids[0]
     assert str(answer.PatientName) == "Doe^John"
 
@@ -512,36 +506,16 @@ def test_worklist_file_is_read_again_when_it_changes(start, worklist_file):
 
 
 def test_findscu_worklist_query(worklist_server, tmp_path):
-    server = worklist_server
-    out = tmp_path / "findscu"
-    out.mkdir()
-    result = subprocess.run(
-        [
-            require_tool("findscu"),
-            "-W",
-            "-aec",
-            "EZP2P-PACS",
-            "-X",
-            "-k",
-            "SpecificCharacterSet=ISO_IR 192",
-            "-k",
-            "PatientName=山田*",
-            "-k",
-            "PatientID",
-            "-k",
-            "ScheduledProcedureStepSequence[0].Modality=OT",
-            "-k",
-            "ScheduledProcedureStepSequence[0].ScheduledProcedureStepStartDate=20261101-20261130",
-            "127.0.0.1",
-            str(_port(server)),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        cwd=out,
+    (answer,) = _findscu(
+        "-W",
+        worklist_server,
+        tmp_path / "findscu",
+        "SpecificCharacterSet=ISO_IR 192",
+        "PatientName=山田*",
+        "PatientID",
+        "ScheduledProcedureStepSequence[0].Modality=OT",
+        "ScheduledProcedureStepSequence[0].ScheduledProcedureStepStartDate=20261101-20261130",
     )
-    assert result.returncode == 0, result.stderr
-    (answer,) = [dcmread(path) for path in sorted(out.glob("rsp*.dcm"))]
     assert str(answer.PatientName) == JAPANESE
     assert answer.PatientID == "JP001"
     assert answer.ScheduledProcedureStepSequence[0].Modality == "OT"
