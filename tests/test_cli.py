@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 from pydicom import dcmread
 
+from napari_ezp2p import __version__
 from napari_ezp2p.cli import main
 from tests.peers import dciodvfy_errors
 
@@ -136,6 +137,25 @@ def test_the_installed_command_runs(tmp_path, images):
     assert (tmp_path / "out" / "photo.dcm").exists()
     bad = subprocess.run([str(ezp2p), "convert", "-o", str(tmp_path)], capture_output=True)
     assert bad.returncode == 2
+
+
+def test_the_command_starts_without_loading_pydicoms_download_modules():
+    # pydicom.data imports them, if installed, to download test files: 0.1-0.2 s a start.
+    probe = (
+        "import sys\n"
+        "from napari_ezp2p import _command\n"
+        "sys.argv = ['ezp2p', '--version']\n"
+        "try:\n"
+        "    _command.main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(set(_command.DOWNLOAD_MODULES) & set(sys.modules)))\n"
+        "import requests, tqdm\n"  # hidden only while pydicom loads
+        "print(requests.get.__name__, tqdm.tqdm.__name__)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [f"ezp2p {__version__}", "[]", "get tqdm"]
 
 
 def test_videos_and_pdfs_convert_too(tmp_path, capsys):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import socket
 import threading
 import time
@@ -11,6 +12,8 @@ import numpy as np
 import pydicom
 import pytest
 from pydicom.uid import ExplicitVRLittleEndian, JPEGLSLossless
+from pynetdicom import evt
+from pynetdicom._handlers import standard_pdu_sent_handler
 
 from napari_ezp2p.core.identity import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 from napari_ezp2p.core.transfer import TRANSFER_SYNTAXES
@@ -79,6 +82,25 @@ def test_our_socket_has_tcp_nodelay(storescp, monkeypatch):
     monkeypatch.setattr(scu._Session, "_conn_open", conn_open)
     assert scu.echo(storescp.destination, SETTINGS).ok
     assert seen and seen[0] != 0
+
+
+@pytest.mark.parametrize("level", [logging.WARNING, logging.INFO])
+def test_pynetdicom_describes_the_traffic_only_when_its_log_is_read(
+    storescp, monkeypatch, caplog, level
+):
+    caplog.set_level(level, logger="pynetdicom")
+    bound = []
+    original = scu._Session._conn_open
+
+    def conn_open(self, event):
+        original(self, event)
+        bound.extend(handler for handler, _ in event.assoc.get_handlers(evt.EVT_PDU_SENT))
+
+    monkeypatch.setattr(scu._Session, "_conn_open", conn_open)
+    assert scu.echo(storescp.destination, SETTINGS).ok
+    logged = level == logging.INFO
+    assert (standard_pdu_sent_handler in bound) is logged
+    assert ("Received Echo Response" in caplog.text) is logged
 
 
 # ---------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ says what happened. The queries return their matches or raise :class:`NetworkErr
 from __future__ import annotations
 
 import copy
+import logging
 import re
 import socket
 import ssl
@@ -120,6 +121,10 @@ def make_ae(settings: NetworkSettings) -> AE:
     The TCP connect is bounded by ``acse_timeout`` (it is part of establishing the
     association).
     """
+    # pynetdicom's standard handlers describe every PDU and DIMSE message in its log, a
+    # tenth of a large transfer's CPU time: bound only when that log is read.
+    logged = logging.getLogger("pynetdicom").isEnabledFor(logging.INFO)
+    _config.LOG_HANDLER_LEVEL = "standard" if logged else "none"
     ae = AE(ae_title=settings.ae_title)
     ae.implementation_class_uid = IMPLEMENTATION_CLASS_UID
     ae.implementation_version_name = IMPLEMENTATION_VERSION_NAME
