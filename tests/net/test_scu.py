@@ -14,6 +14,8 @@ import pytest
 from pydicom.uid import ExplicitVRLittleEndian, JPEGLSLossless
 from pynetdicom import evt
 from pynetdicom._handlers import standard_pdu_sent_handler
+from pynetdicom.dimse_primitives import C_ECHO
+from pynetdicom.sop_class import Verification
 
 from napari_ezp2p.core.identity import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 from napari_ezp2p.core.transfer import TRANSFER_SYNTAXES
@@ -101,6 +103,23 @@ def test_pynetdicom_describes_the_traffic_only_when_its_log_is_read(
     logged = level == logging.INFO
     assert (standard_pdu_sent_handler in bound) is logged
     assert ("Received Echo Response" in caplog.text) is logged
+
+
+def test_only_the_caller_takes_the_responses_of_its_requests(storescp):
+    # pynetdicom's association thread looks for requests to serve every millisecond, and
+    # a gap in its pause around our requests let it take a response (seen under load).
+    session = scu._Session(storescp.destination, SETTINGS)
+    assoc = session.open(scu._contexts(Verification, [ExplicitVRLittleEndian]))
+    try:
+        response = C_ECHO()
+        response.MessageIDBeingRespondedTo = 1
+        response.Status = 0x0000
+        assoc.dimse.msg_queue.put((1, response))
+        time.sleep(0.2)  # some 200 turns of the association thread
+        assert assoc.is_established
+        assert assoc.dimse.get_msg(block=False) == (1, response)
+    finally:
+        scu._release(assoc)
 
 
 # ---------------------------------------------------------------------------------------
