@@ -9,6 +9,9 @@ from pydicom import dcmread
 
 from napari_ezp2p import __version__
 from napari_ezp2p.cli import main
+from napari_ezp2p.config import load_config
+from napari_ezp2p.outbox import Outbox
+from tests.conftest import free_port
 from tests.peers import dciodvfy_errors
 
 
@@ -185,3 +188,41 @@ def test_videos_and_pdfs_convert_too(tmp_path, capsys):
     assert pdf.EncapsulatedDocument[: int(pdf.EncapsulatedDocumentLength)] == document.read_bytes()
     for path in (out / "clip.dcm", out / "report.dcm"):
         assert dciodvfy_errors(path) == []
+
+
+def test_destinations_add_stores_the_associations(tmp_path, capsys):
+    config_file = tmp_path / "config.toml"
+    argv = ["--config", str(config_file), "destinations", "add", "pacs", "PACS@h:104"]
+    assert main([*argv, "--associations", "3"]) == 0
+    assert load_config(config_file).destinations["pacs"].associations == 3
+    assert main(["--config", str(config_file), "destinations", "list"]) == 0
+    assert "3 associations" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["send", "destinations"])
+@pytest.mark.parametrize("value", ["0", "17", "two"])
+def test_associations_out_of_range_are_wrong_usage(tmp_path, images, capsys, command, value):
+    config_file = tmp_path / "config.toml"
+    if command == "send":
+        argv = ["send", str(images[0]), "--to", "PACS@127.0.0.1:104"]
+    else:
+        argv = ["destinations", "add", "pacs", "PACS@h:104"]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--config", str(config_file), *argv, "--associations", value])
+    assert exit_info.value.code == 2
+    assert f"--associations: {value!r}: give 1 to 16 associations" in capsys.readouterr().err
+    assert not config_file.exists()
+
+
+def test_send_associations_override_every_destination(tmp_path, images, capsys):
+    home = ["--config", str(tmp_path / "config.toml"), "--outbox", str(tmp_path / "outbox")]
+    closed = f"PACS@127.0.0.1:{free_port()}"  # nothing listens: the sends fail at once
+    assert main([*home, "destinations", "add", "pacs", closed, "--associations", "3"]) == 0
+    assert main([*home, "send", str(images[0]), "--to", "pacs"]) == 1
+    argv = ["send", str(images[0]), "--to", "pacs", "--to", closed, "--associations", "5"]
+    assert main([*home, *argv]) == 1
+    assert "kept in the outbox" in capsys.readouterr().out
+    with Outbox(tmp_path / "outbox") as outbox:
+        entries = outbox.list()
+    sent_to = [(e.destination_name, e.destination.associations) for e in entries]
+    assert sorted(sent_to) == sorted([("pacs", 3), ("pacs", 5), (closed, 5)])

@@ -51,6 +51,7 @@ host = "127.0.0.1"
 port = 4242
 transfer_syntax = "jpeg-ls"
 max_pdu = 32768
+associations = 4
 
 [destinations.pacs.tls]
 ca_file = "/etc/ssl/ca.pem"
@@ -135,6 +136,7 @@ def test_example_file_is_read(tmp_path):
         tls=TlsSettings(ca_file="/etc/ssl/ca.pem", verify=False),
         transfer_syntax="jpeg-ls",
         max_pdu=32768,
+        associations=4,
     )
     assert config.destinations["ris"] == Destination("ris", "WLM", "ris.example.org", 104)
 
@@ -183,6 +185,24 @@ def test_broken_toml_names_file_and_line(tmp_path):
             5,
             "unknown transfer syntax",
         ),
+        (
+            "[destinations.pacs]\nae_title = 'A'\nhost = 'h'\nport = 1\nassociations = 0\n",
+            "destinations.pacs.associations",
+            5,
+            "0 associations at once: use 1 to 16",
+        ),
+        (
+            "[destinations.pacs]\nassociations = 17\nae_title = 'A'\nhost = 'h'\nport = 1\n",
+            "destinations.pacs.associations",
+            2,
+            "17 associations at once: use 1 to 16",
+        ),
+        (
+            "[destinations.pacs]\nae_title = 'A'\nhost = 'h'\nport = 1\nassociations = 2.0\n",
+            "destinations.pacs.associations",
+            5,
+            "must be an integer",
+        ),
         ("[destinations.pacs]\nae_title = 'A'\nport = 1\n", "destinations.pacs", 1, "host"),
         ("[destinations.'bad name']\n", "destinations.bad name", None, "1 to 64"),
     ],
@@ -227,6 +247,18 @@ def test_save_and_load_round_trip(tmp_path):
     assert [p.name for p in target.parent.iterdir()] == ["config.toml"]  # no temporary left
 
 
+def test_associations_are_written_only_when_not_1(tmp_path):
+    config = add_destination(Config(), "one", "A@h:1")
+    config = add_destination(config, "four", "B@h:2", associations=4)
+    path = save_config(config, tmp_path / "config.toml")
+    tables = tomllib.loads(path.read_text(encoding="utf-8"))["destinations"]
+    assert "associations" not in tables["one"]
+    assert tables["four"]["associations"] == 4
+    loaded = load_config(path)
+    assert loaded == config
+    assert loaded.destinations["one"].associations == 1
+
+
 def test_save_replaces_the_file_atomically(tmp_path, monkeypatch):
     target = tmp_path / "config.toml"
     save_config(Config(station_name="OLD"), target)
@@ -266,9 +298,10 @@ def test_add_destination_first_becomes_default(tmp_path):
     assert config.destinations["pacs"] == Destination(
         "pacs", "ORTHANC", "127.0.0.1", 4242, transfer_syntax="rle"
     )
-    config = add_destination(config, "other", "B@h:1", max_pdu=65536)
+    config = add_destination(config, "other", "B@h:1", max_pdu=65536, associations=16)
     assert config.default_destination == "pacs"
     assert config.destinations["other"].max_pdu == 65536
+    assert config.destinations["other"].associations == 16
     config = add_destination(config, "ris", "WLM@h:2", default=True, worklist=True)
     assert (config.default_destination, config.default_worklist) == ("ris", "ris")
 
@@ -296,6 +329,8 @@ def test_add_destination_transfer_syntax_by_uid_is_stored_as_key():
         ("p", "THIS-AE-IS-TOO-LONG@h:1", {}, "1 to 16"),
         ("p", "A@h:1", {"transfer_syntax": "gif"}, "unknown transfer syntax"),
         ("p", "A@h:1", {"max_pdu": 12}, "4096"),
+        ("p", "A@h:1", {"associations": 0}, "'p': 0 associations at once: use 1 to 16"),
+        ("p", "A@h:1", {"associations": 17}, "'p': 17 associations at once: use 1 to 16"),
         ("p", "A@h:1", {"tls": TlsSettings(ca_file="/no/such/ca.pem")}, "not a file"),
     ],
 )
@@ -341,11 +376,13 @@ def test_remove_destination_clears_defaults_that_named_it():
 
 def test_format_destinations_lists_each_with_its_defaults():
     config = add_destination(Config(), "pacs", "ORTHANC@127.0.0.1:4242", transfer_syntax="rle")
-    config = add_destination(config, "ris", "WLM@h:104", worklist=True)
+    config = add_destination(config, "ris", "WLM@h:104", worklist=True, associations=3)
     lines = format_destinations(config)
     assert len(lines) == 2
     assert "ORTHANC@127.0.0.1:4242" in lines[0] and "rle" in lines[0] and "default" in lines[0]
+    assert "associations" not in lines[0]
     assert "WLM@h:104" in lines[1] and "worklist" in lines[1]
+    assert "3 associations" in lines[1]
 
 
 # --------------------------------------------------------------------------- using
@@ -359,6 +396,7 @@ def test_resolve_by_name_by_address_and_default():
     assert resolve_worklist(config) is config.destinations["ris"]
     direct = resolve_destination(config, "STORESCP@localhost:11112")
     assert (direct.ae_title, direct.host, direct.port) == ("STORESCP", "localhost", 11112)
+    assert direct.associations == 1
 
 
 def test_resolve_unknown_lists_configured_names():

@@ -23,6 +23,7 @@ from .core.errors import Ezp2pError
 from .core.image import CONVERSION_TYPES
 from .core.metadata import CHARSETS
 from .core.transfer import TRANSFER_SYNTAXES, transfer_syntax
+from .net.destination import MAX_ASSOCIATIONS
 
 #: Options that map one to one onto Metadata text fields.
 METADATA_OPTIONS = {
@@ -64,6 +65,17 @@ def _number_pair(text: str) -> tuple[float, float]:
     if len(values) != 2:
         raise argparse.ArgumentTypeError(f"{text!r}: give one number or two, comma-separated")
     return values[0], values[1]
+
+
+def _associations(text: str) -> int:
+    """A count of associations at once: 1 to MAX_ASSOCIATIONS."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_ASSOCIATIONS:
+        raise argparse.ArgumentTypeError(f"{text!r}: give 1 to {MAX_ASSOCIATIONS} associations")
+    return value
 
 
 def _date(text: str) -> str:
@@ -201,6 +213,10 @@ def _queue_and_send(args: argparse.Namespace, items: list) -> int:
 
     context = _Context(args)
     destinations = [context.destination(text) for text in args.to or [None]]
+    if args.associations:
+        destinations = [
+            dataclasses.replace(d, associations=args.associations) for d in destinations
+        ]
     meta = metadata_defaults(context.config)
     if args.from_worklist:
         meta = metadata_from_match(_worklist_item(context, args), meta)
@@ -442,6 +458,7 @@ def _destinations(args: argparse.Namespace) -> int:
             tls=tls,
             transfer_syntax=args.ts or "",
             max_pdu=args.max_pdu,
+            associations=args.associations,
             default=args.default,
             worklist=args.worklist,
             replace_existing=args.replace,
@@ -488,6 +505,13 @@ def _add_sending_options(parser: argparse.ArgumentParser, required: bool = True)
         "--from-worklist", metavar="ACCESSION", help="take demographics from this worklist item"
     )
     parser.add_argument("--worklist", metavar="DEST", help="worklist server (default: config)")
+    parser.add_argument(
+        "--associations",
+        type=_associations,
+        metavar="N",
+        help="open up to N associations at once to each destination "
+        "(default: the destination's setting, 1)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -595,6 +619,13 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--worklist", action="store_true", help="the default worklist server")
     add.add_argument("--ts", help="preferred transfer syntax")
     add.add_argument("--max-pdu", type=int, default=16384)
+    add.add_argument(
+        "--associations",
+        type=_associations,
+        default=1,
+        metavar="N",
+        help="associations a transfer may open at once, for a PACS that stores in parallel",
+    )
     add.add_argument("--tls", action="store_true", help="use TLS (system CA bundle)")
     add.add_argument("--tls-ca", metavar="FILE", help="CA bundle that signs the peer")
     add.add_argument("--tls-cert", metavar="FILE", help="our client certificate")

@@ -30,6 +30,7 @@ with ``--config FILE`` or the ``EZP2P_CONFIG`` environment variable::
     port = 4242
     transfer_syntax = "jpeg-ls"  # empty: send as encoded
     max_pdu = 16384
+    associations = 4             # at once, for a PACS that stores in parallel (default 1)
 
     [destinations.pacs.tls]
     ca_file = "/etc/ssl/pacs-ca.pem"
@@ -62,6 +63,7 @@ from .core.metadata import DEFAULT_CHARSET, Metadata, charset_terms, check_value
 from .core.transfer import transfer_syntax as lookup_transfer_syntax
 from .net.destination import (
     DEFAULT_MAX_PDU,
+    MAX_ASSOCIATIONS,
     Destination,
     NetworkSettings,
     TlsSettings,
@@ -167,6 +169,7 @@ _DESTINATION_KEYS = {
     "port": int,
     "transfer_syntax": str,
     "max_pdu": int,
+    "associations": int,
     "tls": dict,
 }
 _TLS_KEYS = {"ca_file": str, "cert_file": str, "key_file": str, "verify": bool}
@@ -380,6 +383,8 @@ def _destination_from_dict(reader: _Reader, name: str, data: Any) -> Destination
         ts = reader.check(table, "transfer_syntax", lambda: lookup_transfer_syntax(ts).key)
     if "max_pdu" in item:
         reader.check(table, "max_pdu", lambda: _check_max_pdu(item["max_pdu"]))
+    if "associations" in item:
+        reader.check(table, "associations", lambda: _check_associations(item["associations"]))
     if not 1 <= item["port"] <= 65535:
         raise reader.error(table, "port", f"{item['port']} is not in 1-65535")
     reader.check(table, "ae_title", lambda: check_ae_title(item["ae_title"]))
@@ -394,6 +399,7 @@ def _destination_from_dict(reader: _Reader, name: str, data: Any) -> Destination
             tls=tls,
             transfer_syntax=ts,
             max_pdu=item.get("max_pdu", DEFAULT_MAX_PDU),
+            associations=item.get("associations", 1),
         ),
     )
 
@@ -402,6 +408,11 @@ def _check_max_pdu(value: int) -> None:
     # 0 means unlimited; otherwise PS3.8 allows 4096 upwards (pynetdicom refuses less).
     if value != 0 and not 4096 <= value <= 2**32 - 1:
         raise ConfigError(f"max PDU {value} must be 0 (unlimited) or 4096 to 4294967295")
+
+
+def _check_associations(value: int) -> None:
+    if not 1 <= value <= MAX_ASSOCIATIONS:
+        raise ConfigError(f"{value} associations at once: use 1 to {MAX_ASSOCIATIONS}")
 
 
 def _check_timeout(value: float) -> None:
@@ -469,6 +480,8 @@ def _destination_table(destination: Destination) -> dict[str, Any]:
         "transfer_syntax": destination.transfer_syntax,
         "max_pdu": destination.max_pdu,
     }
+    if destination.associations != 1:
+        table["associations"] = destination.associations
     if destination.tls is not None:
         table["tls"] = {f.name: getattr(destination.tls, f.name) for f in fields(TlsSettings)}
     return table
@@ -542,13 +555,15 @@ def add_destination(
     tls: TlsSettings | None = None,
     transfer_syntax: str = "",
     max_pdu: int = DEFAULT_MAX_PDU,
+    associations: int = 1,
     default: bool = False,
     worklist: bool = False,
     replace_existing: bool = False,
 ) -> Config:
     """``config`` with destination ``name`` at ``address`` (``AET@host:port``) added.
 
-    ``transfer_syntax`` is a key or UID of core.transfer (stored as its key). TLS file
+    ``transfer_syntax`` is a key or UID of core.transfer (stored as its key);
+    ``associations`` is how many a transfer to it may open at once. TLS file
     paths are made absolute and must exist. ``default``/``worklist`` make it the default
     destination/worklist server; the first destination becomes the default when none
     is set. A name already configured is an error unless ``replace_existing``.
@@ -565,6 +580,7 @@ def add_destination(
             raise ConfigError(f"destination {name!r}: {error}") from None
     try:
         _check_max_pdu(max_pdu)
+        _check_associations(associations)
     except ConfigError as error:
         raise ConfigError(f"destination {name!r}: {error}") from None
     if tls is not None:
@@ -577,6 +593,7 @@ def add_destination(
         tls=tls,
         transfer_syntax=ts,
         max_pdu=max_pdu,
+        associations=associations,
     )
     destinations = {**config.destinations, name: destination}
     changes: dict[str, Any] = {"destinations": destinations}
@@ -623,6 +640,8 @@ def format_destinations(config: Config) -> list[str]:
     width = max((len(name) for name in config.destinations), default=0)
     for name, dest in config.destinations.items():
         notes = [f"max-pdu {dest.max_pdu}"]
+        if dest.associations > 1:
+            notes.append(f"{dest.associations} associations")
         if dest.transfer_syntax:
             notes.insert(0, dest.transfer_syntax)
         if dest.tls is not None:

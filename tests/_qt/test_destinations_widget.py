@@ -10,6 +10,7 @@ from qtpy.QtWidgets import QApplication
 from napari_ezp2p._napari.session import session_for
 from napari_ezp2p._qt.destinations_widget import DestinationsWidget
 from napari_ezp2p.config import load_config
+from napari_ezp2p.net.destination import MAX_ASSOCIATIONS
 
 from ..conftest import OUR_AE, free_port
 
@@ -104,6 +105,27 @@ def test_add_edit_pick_and_remove_destinations(config_file, make_napari_viewer, 
     type_into(qtbot, widget.ae_title, "NAPARI1")
     qtbot.keyClick(widget.ae_title, Qt.Key.Key_Return)
     assert load_config(config_file).network.ae_title == "NAPARI1"
+
+
+def test_the_associations_are_saved_and_shown_again(config_file, make_napari_viewer, qtbot):
+    _, widget = open_dock(make_napari_viewer)
+    assert widget.associations.value() == 1
+    assert widget.associations.maximum() == MAX_ASSOCIATIONS
+
+    fill(qtbot, widget, "pacs", "ORTHANC", 4242)
+    widget.associations.setValue(4)
+    click(qtbot, widget.save_button)
+    fill(qtbot, widget, "ris", "WLM", 104)
+    assert widget.associations.value() == 1  # "New" starts from the default
+    click(qtbot, widget.save_button)
+    config = load_config(config_file)
+    assert config.destinations["pacs"].associations == 4
+    assert config.destinations["ris"].associations == 1
+
+    widget.table.selectRow(0)
+    assert widget.associations.value() == 4
+    widget.table.selectRow(1)
+    assert widget.associations.value() == 1
 
 
 def test_echo_a_live_pacs_and_a_dead_one(config_file, make_napari_viewer, qtbot, orthanc):

@@ -46,6 +46,7 @@ class FakeScp:
     destination: Destination
     requests: list[dict] = field(default_factory=list)  # one per A-ASSOCIATE-RQ
     stored: list[str] = field(default_factory=list)  # SOP Instance UIDs it answered
+    stored_on: list[int] = field(default_factory=list)  # the association of each (its id)
     aborted: threading.Event = field(default_factory=threading.Event)
 
 
@@ -56,12 +57,14 @@ def fake_scp(
     ae_title: str = "TESTSCP",
     find_answers: list[Dataset] | None = None,
     ssl_context=None,
+    maximum_associations: int = 10,
 ) -> Iterator[FakeScp]:
     """An SCP for Verification, every Storage class, Study Root and Worklist FIND.
 
     ``store_status(n, ds)`` gives the status of the n-th C-STORE (0-based) and may sleep.
     """
     ae = AE(ae_title=ae_title)
+    ae.maximum_associations = maximum_associations
     ae.maximum_pdu_size = 0
     ae.add_supported_context(Verification)
     ae.add_supported_context(StudyRootQueryRetrieveInformationModelFind)
@@ -81,10 +84,14 @@ def fake_scp(
             }
         )
 
+    lock = threading.Lock()
+
     def on_store(event):
         ds = event.dataset
-        number = len(state.stored)
-        state.stored.append(ds.SOPInstanceUID)
+        with lock:
+            number = len(state.stored)
+            state.stored.append(ds.SOPInstanceUID)
+            state.stored_on.append(id(event.assoc))
         return store_status(number, ds) if store_status else 0
 
     def on_find(event):

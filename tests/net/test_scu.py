@@ -204,6 +204,74 @@ def test_store_many_sends_to_each_destination(storescp, tmp_path):
         other.peer.stop()
 
 
+def _slow(number: int, ds) -> int:
+    time.sleep(0.05)
+    return 0
+
+
+def test_several_associations_share_the_objects():
+    objects = sc_objects(12)
+    seen: list[scu.StoreProgress] = []
+    with fake_scp(_slow) as scp:
+        dest = dataclasses.replace(scp.destination, associations=3)
+        report = scu.store(objects, dest, SETTINGS, progress=seen.append)
+    assert report.ok, report.error
+    assert sorted(scp.stored) == sorted(ds.SOPInstanceUID for ds in objects)
+    assert len(scp.requests) == 3
+    assert len(set(scp.stored_on)) == 3  # each association stored some of them
+    assert [o.index for o in report.outcomes] == list(range(12))
+    done = [p.done for p in seen if p.outcome is not None]
+    assert done == list(range(1, 13))
+    assert seen[-1].bytes_sent == report.bytes_sent > sum(len(ds.PixelData) for ds in objects)
+
+
+def test_a_peer_taking_one_association_at_a_time_gets_everything(storescp):
+    # storescp serves one association, then the next: the others wait their turn
+    dest = dataclasses.replace(storescp.destination, associations=4)
+    report = scu.store(sc_objects(10), dest, SETTINGS)
+    assert report.ok, report.error
+    assert len(storescp.received()) == 10
+
+
+def test_associations_beyond_the_peers_limit_are_not_an_error(caplog):
+    caplog.set_level(logging.INFO, logger="napari_ezp2p")
+    with fake_scp(_slow, maximum_associations=1) as scp:
+        dest = dataclasses.replace(scp.destination, associations=3)
+        report = scu.store(sc_objects(6), dest, SETTINGS)
+    assert report.ok, report.error
+    assert len(scp.stored) == 6 and len(set(scp.stored_on)) == 1
+    assert "2 more associations refused" in caplog.text
+
+
+def test_a_failure_on_one_association_stops_the_others():
+    def third_fails(number: int, ds) -> int:
+        time.sleep(0.05)
+        return 0xA700 if number == 2 else 0
+
+    with fake_scp(third_fails) as scp:
+        dest = dataclasses.replace(scp.destination, associations=3)
+        report = scu.store(sc_objects(12), dest, SETTINGS)
+    categories = [o.category for o in report.outcomes]
+    assert categories.count(scu.FAILURE) == 1
+    (failed,) = [o for o in report.outcomes if o.category == scu.FAILURE]
+    assert report.error == failed.message and "0xA700" in failed.message
+    not_sent = [o for o in report.outcomes if o.category == scu.NOT_SENT]
+    assert len(not_sent) >= 12 - 6  # the others finish the object in hand, no more
+    assert all(f"stopped when {failed.sop_instance_uid} failed" in o.message for o in not_sent)
+    assert len(scp.stored) == 12 - len(not_sent)
+
+
+def test_orthanc_stores_from_several_associations(orthanc):
+    server = orthanc()
+    objects = sc_objects(20)
+    dest = dataclasses.replace(server.destination, associations=4)
+    report = scu.store(objects, dest, SETTINGS)
+    assert report.ok, report.error
+    stored = server.rest("/instances?expand")
+    uids = sorted(i["MainDicomTags"]["SOPInstanceUID"] for i in stored)
+    assert uids == sorted(ds.SOPInstanceUID for ds in objects)
+
+
 def test_unreachable_destination_reports_every_object_not_sent():
     dest = Destination("nobody", "NOBODY", "127.0.0.1", free_port())
     objects = sc_objects(2)

@@ -48,7 +48,13 @@ from ..config import (
 )
 from ..core.errors import Ezp2pError
 from ..core.transfer import TRANSFER_SYNTAXES
-from ..net.destination import DEFAULT_MAX_PDU, Destination, TlsSettings, check_ae_title
+from ..net.destination import (
+    DEFAULT_MAX_PDU,
+    MAX_ASSOCIATIONS,
+    Destination,
+    TlsSettings,
+    check_ae_title,
+)
 from ..net.scu import EchoResult, echo
 from ._common import run_in_thread, scroll_down_only
 
@@ -65,6 +71,7 @@ class DestinationForm:
     port: int = 104
     transfer_syntax: str = ""
     max_pdu: int = DEFAULT_MAX_PDU
+    associations: int = 1
     tls: bool = False
     ca_file: str = ""
     cert_file: str = ""
@@ -97,6 +104,7 @@ def form_of(config: Config, name: str) -> DestinationForm:
         port=dest.port,
         transfer_syntax=dest.transfer_syntax,
         max_pdu=dest.max_pdu,
+        associations=dest.associations,
         tls=dest.tls is not None,
         ca_file=tls.ca_file,
         cert_file=tls.cert_file,
@@ -118,6 +126,7 @@ def with_destination(config: Config, form: DestinationForm) -> Config:
         tls=form.tls_settings,
         transfer_syntax=form.transfer_syntax,
         max_pdu=form.max_pdu,
+        associations=form.associations,
         default=form.default,
         worklist=form.worklist,
         replace_existing=True,
@@ -231,6 +240,12 @@ class DestinationsWidget(QWidget):
         self.max_pdu.setSingleStep(4096)
         self.max_pdu.setSpecialValueText("unlimited")
         self.max_pdu.setValue(DEFAULT_MAX_PDU)
+        self.associations = QSpinBox()
+        self.associations.setRange(1, MAX_ASSOCIATIONS)
+        self.associations.setToolTip(
+            "How many associations a transfer may open to it at once: more than 1 only "
+            "for a PACS that stores in parallel"
+        )
         self.tls = QCheckBox("TLS")
         self.ca_file = QLineEdit(placeholderText="CA file (PEM)")
         self.ca_file.setEnabled(False)
@@ -253,7 +268,11 @@ class DestinationsWidget(QWidget):
         address.addWidget(self.port)
         form.addRow("Host", address)
         form.addRow("Syntax", self.syntax)
-        form.addRow("Max PDU", self.max_pdu)
+        pdu = QHBoxLayout()
+        pdu.addWidget(self.max_pdu, 1)
+        pdu.addWidget(QLabel("Associations"))
+        pdu.addWidget(self.associations)
+        form.addRow("Max PDU", pdu)
         tls = QHBoxLayout()
         tls.addWidget(self.tls)
         tls.addWidget(self.ca_file, 1)
@@ -402,6 +421,7 @@ class DestinationsWidget(QWidget):
             port=self.port.value(),
             transfer_syntax=self.syntax.currentData() or "",
             max_pdu=self.max_pdu.value(),
+            associations=self.associations.value(),
             tls=self.tls.isChecked(),
             ca_file=self.ca_file.text().strip(),
             cert_file=self._hidden_tls.cert_file,
@@ -418,6 +438,7 @@ class DestinationsWidget(QWidget):
         self.port.setValue(form.port)
         self.syntax.setCurrentIndex(max(self.syntax.findData(form.transfer_syntax), 0))
         self.max_pdu.setValue(min(form.max_pdu, self.max_pdu.maximum()))
+        self.associations.setValue(form.associations)
         self.tls.setChecked(form.tls)
         self.ca_file.setText(form.ca_file)
         self._hidden_tls = TlsSettings("", form.cert_file, form.key_file, form.verify)

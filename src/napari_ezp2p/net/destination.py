@@ -9,6 +9,8 @@ from ..core.errors import Ezp2pError
 
 DEFAULT_AE_TITLE = "EZP2P"
 DEFAULT_MAX_PDU = 16384
+#: The most associations one transfer may open to a destination at once.
+MAX_ASSOCIATIONS = 16
 
 _ADDRESS = re.compile(r"^(?P<aet>[^@]+)@(?P<host>\[[^\]]+\]|[^:@]+):(?P<port>\d+)$")
 
@@ -45,7 +47,8 @@ class Destination:
     """A remote AE: a PACS, a worklist server, or both.
 
     ``transfer_syntax`` is the preferred key (e.g. "jpeg-ls"); empty means send the
-    objects as they are encoded.
+    objects as they are encoded. ``associations`` is how many associations a transfer
+    to it may use at once (for a PACS that stores in parallel).
     """
 
     name: str
@@ -55,6 +58,7 @@ class Destination:
     tls: TlsSettings | None = None
     transfer_syntax: str = ""
     max_pdu: int = DEFAULT_MAX_PDU
+    associations: int = 1
 
     def __post_init__(self) -> None:
         check_ae_title(self.ae_title)
@@ -64,6 +68,11 @@ class Destination:
             raise DestinationError(f"{self.name}: no host")
         if self.max_pdu < 0:
             raise DestinationError(f"{self.name}: max PDU {self.max_pdu} must be 0 or more")
+        if not 1 <= self.associations <= MAX_ASSOCIATIONS:
+            raise DestinationError(
+                f"{self.name}: {self.associations} associations at once: "
+                f"use 1 to {MAX_ASSOCIATIONS}"
+            )
 
     @property
     def address(self) -> str:

@@ -24,6 +24,7 @@ import socket
 import ssl
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -65,6 +66,8 @@ from ..core.pixels import set_pixel_data
 from ..core.transfer import transfer_syntax
 from .destination import Destination, NetworkSettings
 from .tls import TlsError, client_context, describe_tls_error
+
+log = logging.getLogger(__name__)
 
 #: The transfer syntaxes proposed for Verification and the queries (spec 4.1.2.1.2, 4.1.2.3.2).
 NATIVE_SYNTAXES = (ImplicitVRLittleEndian, ExplicitVRLittleEndian, ExplicitVRBigEndian)
@@ -483,85 +486,183 @@ def store(
     syntax the peer did not accept is transcoded, keeping its SOP Instance UID, to one it
     did: never to a lossy syntax unless it is already encoded that way.
 
-    A failure status (or no response) aborts the association: the remaining objects are
-    "not sent". Warnings are recorded and the transfer goes on. ``progress`` is called
-    after each object and whenever bytes are sent; the byte updates come from
-    pynetdicom's connection thread.
+    Up to ``dest.associations`` associations are opened at once, each taking the next
+    object when it is ready for one; one that cannot be established is not an error
+    while another is (the peer may serve one at a time, or limit how many it takes).
+
+    A failure status (or no response) aborts its association and stops the others: the
+    remaining objects are "not sent". Warnings are recorded and the transfer goes on.
+    ``progress`` is called after each object and whenever bytes are sent; the byte
+    updates come from pynetdicom's connection threads.
     """
     start = time.perf_counter()
     report = StoreReport(dest)
     items: list[_Item] = []
-    unreadable: list[ObjectOutcome] = []
     for index, obj in enumerate(objects):
         try:
             items.append(_item(index, obj))
         except (OSError, InvalidDicomError, AttributeError, ValueError) as error:
             name = fspath(obj) if not isinstance(obj, Dataset) else f"object #{index + 1}"
-            unreadable.append(
+            report.outcomes.append(
                 ObjectOutcome(index, "", FAILURE, None, f"cannot read {name}: {error}", "", name)
             )
-    total = len(items) + len(unreadable)
-    lock = threading.Lock()
-    done = len(unreadable)
+    if report.outcomes:
+        report.error = report.outcomes[0].message
+    transfer = _Transfer(dest, settings, items, len(items) + len(report.outcomes), progress)
+    transfer.done = len(report.outcomes)
+    if items:
+        contexts = _store_contexts(items, _preferred_syntax(dest))
+        if len(contexts) > 128:
+            report.error = f"{len(contexts)} presentation contexts needed, at most 128 are allowed"
+            report.outcomes.extend(_not_sent(items, report.error))
+        else:
+            transfer.run(contexts, min(dest.associations, len(items)))
+            report.outcomes.extend(transfer.outcomes)
+            report.error = transfer.error or report.error
+            report.bytes_sent = transfer.bytes_sent
+    report.outcomes.sort(key=lambda o: o.index)
+    report.seconds = time.perf_counter() - start
+    return report
 
-    def tell(outcome: ObjectOutcome | None, sent: int) -> None:
-        if progress is not None:
-            with lock:
-                progress(StoreProgress(dest, done, total, sent, outcome))
 
-    report.outcomes.extend(unreadable)
-    if unreadable:
-        report.error = unreadable[0].message
-    if not items:
-        report.seconds = time.perf_counter() - start
-        return report
-
-    preferred = _preferred_syntax(dest)
+def _store_contexts(items: Sequence[_Item], preferred: UID | None) -> list[PresentationContext]:
     proposals: dict[UID, list[UID]] = {}
     for item in items:
         wanted = proposals.setdefault(item.sop_class, [])
         for ts in (_wanted(item.syntax, preferred), *FALLBACK_SYNTAXES):
             if ts not in wanted:
                 wanted.append(ts)
-    contexts = [build_context(sop, ts) for sop, syntaxes in proposals.items() for ts in syntaxes]
-    if len(contexts) > 128:
-        report.error = f"{len(contexts)} presentation contexts needed, at most 128 are allowed"
-        report.outcomes.extend(_not_sent(items, report.error))
-        return report
+    return [build_context(sop, ts) for sop, syntaxes in proposals.items() for ts in syntaxes]
 
-    session = _Session(dest, settings)
-    session.on_bytes = lambda sent: tell(None, sent)
-    try:
-        assoc = session.open(contexts)
-    except NetworkError as error:
-        report.error = str(error)
-        report.outcomes.extend(_not_sent(items, f"not sent: {error}"))
-        report.seconds = time.perf_counter() - start
-        return report
 
-    accepted: dict[UID, set[UID]] = {}
-    for cx in assoc.accepted_contexts:
-        accepted.setdefault(UID(cx.abstract_syntax), set()).add(UID(cx.transfer_syntax[0]))
-    try:
-        for position, item in enumerate(items):
-            outcome = _send_one(assoc, session, item, accepted, preferred, dest, settings)
-            report.outcomes.append(outcome)
-            done += 1
-            tell(outcome, session.bytes_sent)
-            if outcome.category == FAILURE:
-                report.error = outcome.message
-                rest = items[position + 1 :]
-                reason = f"not sent: the transfer stopped when {outcome.sop_instance_uid} failed"
-                report.outcomes.extend(_not_sent(rest, reason))
-                if assoc.is_established:
-                    assoc.abort()
-                break
-    finally:
-        _release(assoc)
-    report.outcomes.sort(key=lambda o: o.index)
-    report.bytes_sent = session.bytes_sent
-    report.seconds = time.perf_counter() - start
-    return report
+class _Transfer:
+    """The objects of one :func:`store`, shared by its associations: each takes the next
+    object when it is ready for one, and a failure stops them all."""
+
+    def __init__(
+        self,
+        dest: Destination,
+        settings: NetworkSettings,
+        items: Sequence[_Item],
+        total: int,
+        progress: Callable[[StoreProgress], None] | None,
+    ) -> None:
+        self.dest = dest
+        self.settings = settings
+        self.pending = deque(items)
+        self.total = total
+        self.progress = progress
+        self.done = 0
+        self.outcomes: list[ObjectOutcome] = []
+        self.sessions: list[_Session] = []
+        self.refusals: list[str] = []  # why associations could not be established
+        self.failed: ObjectOutcome | None = None
+        self.halted = False
+        self.crash: BaseException | None = None  # an unexpected error in another thread
+        self.error = ""
+        self.lock = threading.RLock()
+
+    @property
+    def bytes_sent(self) -> int:
+        return sum(session.bytes_sent for session in self.sessions)
+
+    def run(self, contexts: list[PresentationContext], associations: int) -> None:
+        """Send over up to ``associations`` associations: the first in this thread, the
+        others once it is established (a peer that limits how many it takes would refuse
+        them all when they come at once); then mark what is left "not sent" and say why
+        in ``error``."""
+        first = self._open(contexts)
+        others = [
+            threading.Thread(target=self._other, args=(contexts,), name=f"ezp2p-store-{n}")
+            for n in range(1, associations if first else 0)
+        ]
+        for thread in others:
+            thread.start()
+        try:
+            if first:
+                self._send_over(*first)
+        except BaseException:
+            self.halted = True  # the others stop after their current object
+            raise
+        finally:
+            for thread in others:
+                thread.join()
+        if self.crash is not None:
+            raise self.crash
+        if self.refusals and first:
+            log.info(
+                "%s: %d more associations refused: %s",
+                self.dest.name,
+                len(self.refusals),
+                self.refusals[0],
+            )
+        if self.failed is not None:
+            self.error = self.failed.message
+            reason = f"the transfer stopped when {self.failed.sop_instance_uid} failed"
+        else:
+            self.error = "" if first else self.refusals[0]
+            reason = self.error
+        self.outcomes.extend(_not_sent(self.pending, f"not sent: {reason}"))
+        self.pending.clear()
+
+    def _other(self, contexts: list[PresentationContext]) -> None:
+        try:
+            opened = self._open(contexts)
+            if opened:
+                self._send_over(*opened)
+        except BaseException as error:  # noqa: BLE001 - raised again by run()
+            self.crash, self.halted = error, True
+
+    def _open(self, contexts: list[PresentationContext]) -> tuple[Association, _Session] | None:
+        session = _Session(self.dest, self.settings)
+        session.on_bytes = lambda sent: self._tell(None)
+        with self.lock:
+            self.sessions.append(session)
+        try:
+            return session.open(contexts), session
+        except NetworkError as error:
+            with self.lock:
+                self.refusals.append(str(error))
+            return None
+
+    def _send_over(self, assoc: Association, session: _Session) -> None:
+        accepted: dict[UID, set[UID]] = {}
+        for cx in assoc.accepted_contexts:
+            accepted.setdefault(UID(cx.abstract_syntax), set()).add(UID(cx.transfer_syntax[0]))
+        preferred = _preferred_syntax(self.dest)
+        try:
+            while (item := self._next()) is not None:
+                outcome = _send_one(
+                    assoc, session, item, accepted, preferred, self.dest, self.settings
+                )
+                self._record(outcome)
+                if outcome.category == FAILURE:
+                    if assoc.is_established:
+                        assoc.abort()
+                    return
+        finally:
+            _release(assoc)
+
+    def _next(self) -> _Item | None:
+        with self.lock:
+            if self.halted or self.failed or not self.pending:
+                return None
+            return self.pending.popleft()
+
+    def _record(self, outcome: ObjectOutcome) -> None:
+        with self.lock:
+            self.outcomes.append(outcome)
+            self.done += 1
+            if outcome.category == FAILURE and self.failed is None:
+                self.failed = outcome
+            self._tell(outcome)
+
+    def _tell(self, outcome: ObjectOutcome | None) -> None:
+        if self.progress is not None:
+            with self.lock:
+                self.progress(
+                    StoreProgress(self.dest, self.done, self.total, self.bytes_sent, outcome)
+                )
 
 
 def store_many(
