@@ -482,6 +482,31 @@ def test_a_file_in_an_accepted_syntax_goes_byte_for_byte_without_decoding(
     assert got == {read(p).SOPInstanceUID: _dataset_part(p) for p in paths}
 
 
+def test_a_store_file_has_only_its_meta_read_and_is_checked_against_it(
+    storescp, tmp_path, monkeypatch
+):
+    objects = sc_objects(3)
+    paths = []
+    for number, ds in enumerate(objects):
+        paths.append(tmp_path / f"{number}.dcm")
+        ds.save_as(paths[-1], enforce_file_format=True)
+    files = [
+        scu.StoreFile(p, ds.SOPClassUID, ds.SOPInstanceUID)
+        for p, ds in zip(paths, objects, strict=True)
+    ]
+    # the outbox said another instance than the file's meta: it is read, not streamed
+    files[2] = dataclasses.replace(files[2], sop_instance_uid=objects[0].SOPInstanceUID)
+    files.append(scu.StoreFile(tmp_path / "gone.dcm", objects[0].SOPClassUID, "1.2.3"))
+    reads = []
+    read = pydicom.dcmread
+    monkeypatch.setattr(scu.pydicom, "dcmread", lambda p, *a, **k: reads.append(p) or read(p))
+    report = scu.store(files, storescp.destination, SETTINGS)
+    assert reads == [paths[2]]  # the two files the meta vouches for: never parsed
+    assert [o.category for o in report.outcomes] == [scu.SUCCESS] * 3 + [scu.FAILURE]
+    assert f"cannot read {tmp_path / 'gone.dcm'}" in report.outcomes[3].message
+    assert len(storescp.received()) == 3
+
+
 def test_a_file_the_peer_takes_only_transcoded_is_decoded(tmp_path):
     path = tmp_path / "a.dcm"
     sc_objects(1, "jpeg-ls")[0].save_as(path, enforce_file_format=True)

@@ -36,7 +36,7 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
-from pydicom.filereader import read_dataset
+from pydicom.filereader import read_dataset, read_file_meta_info
 from pydicom.uid import (
     UID,
     ExplicitVRBigEndian,
@@ -406,7 +406,21 @@ def _no_response(
 # ---------------------------------------------------------------------------------------
 # Storage
 
-StoreObject = Dataset | str | PathLike
+
+@dataclass(frozen=True)
+class StoreFile:
+    """A Part 10 file whose dataset's SOP Class and Instance UIDs are known (an outbox
+    file): only its file meta is read before it is sent."""
+
+    path: Path
+    sop_class_uid: str
+    sop_instance_uid: str
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+
+StoreObject = Dataset | str | PathLike | StoreFile
 
 
 @dataclass(frozen=True)
@@ -688,10 +702,14 @@ def _item(index: int, obj: StoreObject) -> _Item:
             raise ValueError("the dataset has no file meta Transfer Syntax UID")
         return _Item(index, obj, obj.SOPClassUID, obj.SOPInstanceUID, meta.TransferSyntaxUID)
     path = Path(obj)
-    header = pydicom.dcmread(path, stop_before_pixels=True)
-    meta = header.file_meta
-    sop_class = header.get("SOPClassUID") or meta.get("MediaStorageSOPClassUID")
-    sop_instance = header.get("SOPInstanceUID") or meta.get("MediaStorageSOPInstanceUID")
+    if isinstance(obj, StoreFile):
+        meta = read_file_meta_info(path)
+        sop_class, sop_instance = obj.sop_class_uid, obj.sop_instance_uid
+    else:
+        header = pydicom.dcmread(path, stop_before_pixels=True)
+        meta = header.file_meta
+        sop_class = header.get("SOPClassUID") or meta.get("MediaStorageSOPClassUID")
+        sop_instance = header.get("SOPInstanceUID") or meta.get("MediaStorageSOPInstanceUID")
     syntax = meta.get("TransferSyntaxUID")
     if not (sop_class and sop_instance and syntax):
         raise ValueError("no SOP Class UID, SOP Instance UID or Transfer Syntax UID")

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Protocol
 
 from ..core.errors import Ezp2pError
@@ -59,7 +58,7 @@ SenderProgress = Callable[[int, int, Outcome | None], None]
 
 
 class Sender(Protocol):
-    """Send ``paths`` (in order, over one association) to ``destination``.
+    """Send the files of ``entries`` (in order) to ``destination``.
 
     Returns one outcome per instance. Instances it did not offer (the association
     failed or was ended after a failure) are ``"not sent"`` or simply missing. Raises
@@ -71,7 +70,7 @@ class Sender(Protocol):
 
     def __call__(
         self,
-        paths: Sequence[Path],
+        entries: Sequence[Entry],
         destination: Destination,
         *,
         progress: SenderProgress | None = None,
@@ -227,9 +226,7 @@ def _send_batch(
         report(0, len(batch))
         try:
             with _Heartbeat(outbox, claim):
-                outcomes = list(
-                    send([entry.path for entry in batch], batch[0].destination, progress=report)
-                )
+                outcomes = list(send(batch, batch[0].destination, progress=report))
             if not stored and outcomes and all(o.category == NOT_SENT for o in outcomes):
                 # Nothing was offered at all (no association): a failed attempt, not a skip.
                 raise _NothingSent(_strip_not_sent(outcomes[0].message))
@@ -357,12 +354,12 @@ def scu_sender(settings: NetworkSettings | None = None) -> Sender:
     ``store`` reports a failed association as every object "not sent"; the runner counts
     that as a failed attempt of the whole batch (with ``store``'s message).
     """
-    from ..net.scu import StoreProgress, store
+    from ..net.scu import StoreFile, StoreProgress, store
 
     network = settings or NetworkSettings()
 
     def send(
-        paths: Sequence[Path],
+        entries: Sequence[Entry],
         destination: Destination,
         *,
         progress: SenderProgress | None = None,
@@ -371,6 +368,7 @@ def scu_sender(settings: NetworkSettings | None = None) -> Sender:
             if progress is not None and update.outcome is not None:
                 progress(update.done, update.total, update.outcome)
 
-        return store(list(paths), destination, network, progress=tell).outcomes
+        files = [StoreFile(e.path, e.sop_class_uid, e.sop_instance_uid) for e in entries]
+        return store(files, destination, network, progress=tell).outcomes
 
     return send
