@@ -203,6 +203,6 @@ def test_a_layer_read_from_dicom_keeps_its_study_when_the_session_has_none():
 
 
 def _layer_image():
-    from napari_ezp2p._napari.session import layer_image
+    from napari_ezp2p._napari.session import LayerSnapshot
 
-    return layer_image(np.full((8, 8), 100, np.uint16), rgb=False, name="x")
+    return LayerSnapshot("x", np.full((8, 8), 100, np.uint16), False, (0, 200), {})

@@ -170,3 +170,36 @@ def test_a_destination_that_is_down_keeps_the_images_then_retry(
     assert {(row[0], row[2]) for row in widget.statuses()} == {("film", "sent"), ("photo", "sent")}
     with Outbox(outbox_folder) as outbox:
         assert {e.state for e in outbox.list()} == {"sent"}
+
+
+def test_pixels_are_converted_off_the_event_loop_and_a_bad_layer_fails_alone(
+    make_napari_viewer, qtbot, settings, monkeypatch
+):
+    import threading
+
+    from napari_ezp2p._napari.session import LayerSnapshot
+    from tests.net.helpers import fake_scp
+
+    converted_on = []
+    image = LayerSnapshot.image
+
+    def watched(snapshot):
+        converted_on.append(threading.current_thread() is threading.main_thread())
+        return image(snapshot)
+
+    monkeypatch.setattr(LayerSnapshot, "image", watched)
+    with fake_scp() as scp:
+        settings("pacs", scp.destination.address)
+        viewer = make_napari_viewer()
+        film, _photo = film_and_photo(viewer)
+        broken = np.zeros((20, 20), np.float32)
+        viewer.add_image(broken, name="broken")
+        broken[3, 3] = np.nan  # after napari computed its contrast limits
+        widget = open_send_dock(viewer)
+        check_all_layers(qtbot, widget)
+        click_and_wait(qtbot, widget, widget.send_button)
+    assert converted_on == [False, False, False]
+    states = {row[0]: (row[2], row[3]) for row in widget.statuses()}
+    assert states["film"][0] == states["photo"][0] == "sent"
+    assert states["broken"] == ("failed", "image data is empty or holds NaN/infinite values")
+    assert len(scp.stored) == 2

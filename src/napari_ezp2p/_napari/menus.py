@@ -26,7 +26,7 @@ from ..core.errors import Ezp2pError
 
 if TYPE_CHECKING:  # imported when used: activation stays light (no pydicom)
     from ..core.metadata import Metadata
-    from .session import LayerImage, Session
+    from .session import LayerSnapshot, Session
 
 PLUGIN_NAME = "napari-ezp2p"
 COMMAND_ID = "napari-ezp2p.send_layer"
@@ -108,7 +108,7 @@ class NoDestinationError(Ezp2pError):
 class SendJob:
     """What one send needs, taken on the main thread (the session can change after)."""
 
-    layer: "LayerImage"
+    layer: "LayerSnapshot"
     metadata: "Metadata"
     destinations: tuple[str, ...]
     transfer_syntax: str
@@ -128,8 +128,8 @@ def send_layer_to_pacs(layer: napari.layers.Layer, viewer: napari.Viewer) -> Any
     """Send the active image layer with the viewer's session (study, destinations,
     transfer syntax) and return the worker doing it, already started.
 
-    The layer is converted on the main thread (cheap); the outbox, the conversion to
-    DICOM and the network run in a worker. The outcome is a notification: how many
+    The layer's pixels, the outbox, the conversion to DICOM and the network are all
+    handled in a worker. The outcome is a notification: how many
     instances reached which destination, or the reason they did not (failed ones
     stay in the outbox). Returns None when there is nothing to send.
     """
@@ -149,17 +149,10 @@ def send_layer_to_pacs(layer: napari.layers.Layer, viewer: napari.Viewer) -> Any
 
 
 def _job(layer: napari.layers.Image, session: "Session") -> SendJob:
-    from .session import layer_image
+    from .session import LayerSnapshot
 
-    image = layer_image(
-        layer.data,
-        rgb=bool(layer.rgb),
-        contrast_limits=None if layer.rgb else layer.contrast_limits,
-        name=layer.name,
-        metadata=layer.metadata,
-    )
     return SendJob(
-        layer=image,
+        layer=LayerSnapshot.of(layer),
         metadata=_metadata_for(layer, session),
         destinations=tuple(session.destinations),
         transfer_syntax=session.transfer_syntax,
@@ -254,9 +247,10 @@ def _send_events(job: SendJob) -> Iterator[tuple[str, int, int]]:
 def send_job(job: SendJob, progress: Callable[[str, int, int], None] | None = None) -> SendResult:
     """Queue the layer in the outbox and send what is due for its destinations.
 
-    Blocking (disk and network): call it off the event loop. Raises
+    Blocking (pixels, disk and network): call it off the event loop. Raises
     NoDestinationError when neither the session nor the config names a destination,
-    and the Ezp2pError of a config or outbox that cannot be used.
+    the Ezp2pError of a config or outbox that cannot be used, and the Ezp2pError or
+    ValueError of pixels that cannot be sent.
     """
     from ..config import load_user_config, resolve_destination
     from ..core.transfer import transfer_syntax
@@ -269,11 +263,11 @@ def send_job(job: SendJob, progress: Callable[[str, int, int], None] | None = No
     destinations = [resolve_destination(config, name) for name in job.destinations or ("",)]
     ts = transfer_syntax(job.transfer_syntax or destinations[0].transfer_syntax or "explicit-le")
     meta = _with_config_defaults(job.metadata, config, job.layer.name)
-    overrides = job.layer.overrides
+    layer = job.layer.image()
     folder = os.environ.get(ENV_OUTBOX) or config.outbox
     with Outbox(folder) as outbox:
         queued = queue_images(
-            [(job.layer.name, job.layer.image, overrides)], meta, ts, destinations, outbox
+            [(layer.name, layer.image, layer.overrides)], meta, ts, destinations, outbox
         )
         if queued.errors:
             raise Ezp2pError(queued.errors[0][1])

@@ -81,3 +81,30 @@ def layer_image(
     own = (metadata or {}).get("ezp2p") or {}
     carried = {key: own[key] for key in PER_IMAGE_FIELDS if own.get(key)}
     return LayerImage(image, window, rescale, name, carried)
+
+
+@dataclass(frozen=True)
+class LayerSnapshot:
+    """What sending needs of an image layer, taken on the main thread without copying
+    its pixels; :meth:`image` converts them later, off the event loop."""
+
+    name: str
+    data: object
+    rgb: bool
+    contrast_limits: tuple[float, float] | None
+    metadata: dict
+
+    @classmethod
+    def of(cls, layer) -> LayerSnapshot:
+        rgb = bool(layer.rgb)
+        limits = None if rgb else tuple(layer.contrast_limits)
+        return cls(layer.name, layer.data, rgb, limits, dict(layer.metadata or {}))
+
+    def image(self) -> LayerImage:
+        return layer_image(
+            self.data,
+            rgb=self.rgb,
+            contrast_limits=self.contrast_limits,
+            name=self.name,
+            metadata=self.metadata,
+        )

@@ -94,6 +94,38 @@ def _run_errors(summary) -> list[str]:
     return errors
 
 
+def send_layers(
+    layers: Sequence,
+    meta,
+    ts_key: str,
+    destinations: Sequence,
+    network,
+    folder: Path,
+    progress_cb: Callable[[str, int, int], None] | None = None,
+) -> SendResult:
+    """Convert ``LayerSnapshot``s into images and :func:`send_images` them (worker
+    thread); a layer that cannot be converted is a failed row for each destination."""
+    from ..core.errors import Ezp2pError
+
+    items = []
+    failed: list[ImageStatus] = []
+    for layer in layers:
+        try:
+            image = layer.image()
+        except (Ezp2pError, ValueError) as error:
+            failed += [ImageStatus(layer.name, d.name, FAILED, str(error)) for d in destinations]
+            continue
+        overrides = image.overrides
+        if not meta.series_description:
+            overrides["series_description"] = image.name
+        items.append((image.name, image.image, overrides))
+    if not items:
+        return SendResult(rows=failed)
+    result = send_images(items, meta, ts_key, destinations, network, folder, progress_cb)
+    result.rows[:0] = failed
+    return result
+
+
 def send_images(
     items: Sequence[tuple[str, object, dict]],
     meta,
@@ -383,8 +415,7 @@ class SendWidget(QWidget):
 
     def send(self) -> None:
         """Queue the checked layers for the checked destinations and send them."""
-        from .._napari.session import layer_image
-        from ..core.errors import Ezp2pError
+        from .._napari.session import LayerSnapshot
 
         self.reload_destinations()
         layers = self.checked_layers()
@@ -394,43 +425,19 @@ class SendWidget(QWidget):
         destinations = self._resolve()
         if destinations is None:
             return
-        meta = self.session.metadata
-        rows: list[ImageStatus] = []
-        items = []
-        for layer in layers:
-            try:
-                image = layer_image(
-                    layer.data,
-                    rgb=layer.rgb,
-                    contrast_limits=layer.contrast_limits,
-                    name=layer.name,
-                    metadata=layer.metadata,
-                )
-            except (Ezp2pError, ValueError) as error:
-                for destination in destinations:
-                    rows.append(ImageStatus(layer.name, destination.name, FAILED, str(error)))
-                continue
-            overrides = image.overrides
-            if not meta.series_description:
-                overrides["series_description"] = image.name
-            items.append((image.name, image.image, overrides))
-            for destination in destinations:
-                rows.append(ImageStatus(image.name, destination.name, SENDING))
-        self._show_rows(rows)
-        if not items:
-            self._report(SendResult(rows=rows))
-            return
-        failed_early = [row for row in rows if row.state == FAILED]
-        worker = thread_worker(send_images)(
-            items,
-            meta,
+        self._show_rows(
+            [ImageStatus(layer.name, d.name, SENDING) for layer in layers for d in destinations]
+        )
+        worker = thread_worker(send_layers)(
+            [LayerSnapshot.of(layer) for layer in layers],
+            self.session.metadata,
             self.ts_combo.currentData() or "",
             destinations,
             self.config.network,
             outbox_folder(self.config),
             self.progressed.emit,
         )
-        self._start(worker, "Sending to PACS", failed_early)
+        self._start(worker, "Sending to PACS", [])
 
     def retry(self) -> None:
         """Send again the outbox's failed entries (each to its own destination)."""
