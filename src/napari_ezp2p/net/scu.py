@@ -523,7 +523,6 @@ def store(
     if report.outcomes:
         report.error = report.outcomes[0].message
     transfer = _Transfer(dest, settings, items, len(items) + len(report.outcomes), progress)
-    transfer.done = len(report.outcomes)
     if items:
         contexts = _store_contexts(items, _preferred_syntax(dest))
         if len(contexts) > 128:
@@ -566,7 +565,7 @@ class _Transfer:
         self.pending = deque(items)
         self.total = total
         self.progress = progress
-        self.done = 0
+        self.done = total - len(items)  # the unreadable ones already have their outcome
         self.outcomes: list[ObjectOutcome] = []
         self.sessions: list[_Session] = []
         self.refusals: list[str] = []  # why associations could not be established
