@@ -172,6 +172,22 @@ def test_store_in_three_syntaxes_lands_as_files_and_survives_restart(start, tmp_
     assert found[0].NumberOfSeriesRelatedInstances == 3
 
 
+def test_several_associations_at_once_store_one_series(start, tmp_path):
+    from napari_ezp2p.net.destination import Destination, NetworkSettings
+    from napari_ezp2p.net.scu import store
+
+    storage = tmp_path / "storage"
+    server = start(storage)
+    meta = Metadata(patient_name="Doe^Jane", study_instance_uid=new_uid())
+    objects = _objects("explicit-le", meta, count=16)
+    dest = Destination("local", "EZP2P-PACS", "127.0.0.1", _port(server), associations=4)
+    report = store(objects, dest, NetworkSettings(ae_title="TESTSCU"))
+    assert report.ok, report.error
+    assert len(_stored_files(storage)) == 16
+    (series,) = _find(server, _query("SERIES", NumberOfSeriesRelatedInstances=""))
+    assert series.NumberOfSeriesRelatedInstances == 16
+
+
 def test_storescu_stores_into_the_server(start, tmp_path):
     storage = tmp_path / "storage"
     server = start(storage)
