@@ -103,42 +103,11 @@ def send_layers(
     folder: Path,
     progress_cb: Callable[[str, int, int], None] | None = None,
 ) -> SendResult:
-    """Convert ``LayerSnapshot``s into images and :func:`send_images` them (worker
-    thread); a layer that cannot be converted is a failed row for each destination."""
-    from ..core.errors import Ezp2pError
-
-    items = []
-    failed: list[ImageStatus] = []
-    for layer in layers:
-        try:
-            image = layer.image()
-        except (Ezp2pError, ValueError) as error:
-            failed += [ImageStatus(layer.name, d.name, FAILED, str(error)) for d in destinations]
-            continue
-        overrides = image.overrides
-        if not meta.series_description:
-            overrides["series_description"] = image.name
-        items.append((image.name, image.image, overrides))
-    if not items:
-        return SendResult(rows=failed)
-    result = send_images(items, meta, ts_key, destinations, network, folder, progress_cb)
-    result.rows[:0] = failed
-    return result
-
-
-def send_images(
-    items: Sequence[tuple[str, object, dict]],
-    meta,
-    ts_key: str,
-    destinations: Sequence,
-    network,
-    folder: Path,
-    progress_cb: Callable[[str, int, int], None] | None = None,
-) -> SendResult:
-    """Queue ``(label, SourceImage, overrides)`` items and send them (worker thread).
+    """Convert ``LayerSnapshot``s into images, queue them and send them (worker thread).
 
     An empty ``ts_key`` encodes for each destination in its preferred syntax (one
-    encoding per syntax; the study and series are shared).
+    encoding per syntax; the study and series are shared). A layer that cannot be
+    converted or encoded is a failed row for each destination; the others still go.
     """
     from datetime import datetime
 
@@ -149,6 +118,21 @@ def send_images(
     from ..workflow import queue_images, send_queued
 
     result = SendResult()
+    items = []
+    for layer in layers:
+        try:
+            image = layer.image()
+        except (Ezp2pError, ValueError) as error:
+            result.rows += [
+                ImageStatus(layer.name, d.name, FAILED, str(error)) for d in destinations
+            ]
+            continue
+        overrides = image.overrides
+        if not meta.series_description:
+            overrides["series_description"] = image.name
+        items.append((image.name, image.image, overrides))
+    if not items:
+        return result
     try:
         now = datetime.now()
         meta = complete_metadata(meta, now)  # one study and series for every group
