@@ -129,9 +129,9 @@ def send_layer_to_pacs(layer: napari.layers.Layer, viewer: napari.Viewer) -> Any
     transfer syntax) and return the worker doing it, already started.
 
     The layer's pixels, the outbox, the conversion to DICOM and the network are all
-    handled in a worker. The outcome is a notification: how many
-    instances reached which destination, or the reason they did not (failed ones
-    stay in the outbox). Returns None when there is nothing to send.
+    handled in a worker. The outcome is a notification: how many instances reached
+    which destination, or the reason they did not (failed ones stay in the outbox).
+    Returns None when there is nothing to send.
     """
     ensure_context_menu()
     if not isinstance(layer, napari.layers.Image):
