@@ -58,10 +58,12 @@ def fake_scp(
     find_answers: list[Dataset] | None = None,
     ssl_context=None,
     maximum_associations: int = 10,
+    on_request: Callable[[int], None] | None = None,
 ) -> Iterator[FakeScp]:
     """An SCP for Verification, every Storage class, Study Root and Worklist FIND.
 
-    ``store_status(n, ds)`` gives the status of the n-th C-STORE (0-based) and may sleep.
+    ``store_status(n, ds)`` gives the status of the n-th C-STORE (0-based) and may sleep;
+    ``on_request(n)`` is called before the n-th association (0-based) is answered.
     """
     ae = AE(ae_title=ae_title)
     ae.maximum_associations = maximum_associations
@@ -74,6 +76,8 @@ def fake_scp(
     state: FakeScp
 
     def requested(event):
+        if on_request is not None:
+            on_request(len(state.requests))
         rq = event.assoc.requestor
         state.requests.append(
             {

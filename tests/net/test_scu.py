@@ -243,6 +243,27 @@ def test_associations_beyond_the_peers_limit_are_not_an_error(caplog):
     assert "2 more associations refused" in caplog.text
 
 
+def test_the_transfer_does_not_wait_for_associations_still_being_answered():
+    # the peer answers every association after the first one 3 s late
+    def late(number: int) -> None:
+        if number > 0:
+            time.sleep(3)
+
+    seen: list[scu.StoreProgress] = []
+    with fake_scp(on_request=late) as scp:
+        dest = dataclasses.replace(scp.destination, associations=3)
+        started = time.monotonic()
+        report = scu.store(sc_objects(4), dest, SETTINGS, progress=seen.append)
+        took = time.monotonic() - started
+        reported = len(seen)
+        time.sleep(3.5)  # the late associations open, find nothing to send, and say nothing
+        assert len(scp.requests) == 3
+    assert report.ok, report.error
+    assert took < 2.5, f"{took:.1f} s: the transfer waited for the late associations"
+    assert len(scp.stored) == 4 and len(set(scp.stored_on)) == 1
+    assert len(seen) == reported
+
+
 def test_a_failure_on_one_association_stops_the_others():
     def third_fails(number: int, ds) -> int:
         time.sleep(0.05)

@@ -574,6 +574,9 @@ class _Transfer:
         self.crash: BaseException | None = None  # an unexpected error in another thread
         self.error = ""
         self.lock = threading.RLock()
+        self.in_hand = 0  # objects being sent right now
+        self.put_down = threading.Condition(self.lock)
+        self.finished = False  # late associations report nothing more
 
     @property
     def bytes_sent(self) -> int:
@@ -583,14 +586,16 @@ class _Transfer:
         """Send over up to ``associations`` associations: the first in this thread, the
         others once it is established (a peer that limits how many it takes would refuse
         them all when they come at once); then mark what is left "not sent" and say why
-        in ``error``."""
+        in ``error``.
+
+        Once the first is done nobody takes another object: this waits for the objects
+        in other hands, not for associations still being opened (a peer may leave them
+        unanswered until its first is released, or until our ACSE timeout).
+        """
         first = self._open(contexts)
-        others = [
-            threading.Thread(target=self._other, args=(contexts,), name=f"ezp2p-store-{n}")
-            for n in range(1, associations if first else 0)
-        ]
-        for thread in others:
-            thread.start()
+        for n in range(1, associations if first else 0):
+            name = f"ezp2p-store-{n}"
+            threading.Thread(target=self._other, args=(contexts,), name=name, daemon=True).start()
         try:
             if first:
                 self._send_over(*first)
@@ -598,8 +603,9 @@ class _Transfer:
             self.halted = True  # the others stop after their current object
             raise
         finally:
-            for thread in others:
-                thread.join()
+            with self.put_down:
+                self.put_down.wait_for(lambda: self.in_hand == 0)
+                self.finished = True
         if self.crash is not None:
             raise self.crash
         if self.refusals and first:
@@ -645,10 +651,15 @@ class _Transfer:
         preferred = _preferred_syntax(self.dest)
         try:
             while (item := self._next()) is not None:
-                outcome = _send_one(
-                    assoc, session, item, accepted, preferred, self.dest, self.settings
-                )
-                self._record(outcome)
+                try:
+                    outcome = _send_one(
+                        assoc, session, item, accepted, preferred, self.dest, self.settings
+                    )
+                    self._record(outcome)
+                finally:
+                    with self.put_down:
+                        self.in_hand -= 1
+                        self.put_down.notify_all()
                 if outcome.category == FAILURE:
                     if assoc.is_established:
                         assoc.abort()
@@ -660,6 +671,7 @@ class _Transfer:
         with self.lock:
             if self.halted or self.failed or not self.pending:
                 return None
+            self.in_hand += 1
             return self.pending.popleft()
 
     def _record(self, outcome: ObjectOutcome) -> None:
@@ -671,7 +683,7 @@ class _Transfer:
             self._tell(outcome)
 
     def _tell(self, outcome: ObjectOutcome | None) -> None:
-        if self.progress is not None:
+        if self.progress is not None and not self.finished:
             with self.lock:
                 self.progress(
                     StoreProgress(self.dest, self.done, self.total, self.bytes_sent, outcome)
