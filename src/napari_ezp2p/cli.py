@@ -13,7 +13,7 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from pydicom import Dataset
@@ -67,15 +67,20 @@ def _number_pair(text: str) -> tuple[float, float]:
     return values[0], values[1]
 
 
-def _associations(text: str) -> int:
-    """A count of associations at once: 1 to MAX_ASSOCIATIONS."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= MAX_ASSOCIATIONS:
-        raise argparse.ArgumentTypeError(f"{text!r}: give 1 to {MAX_ASSOCIATIONS} associations")
-    return value
+def _count(what: str, most: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number of ``what``, 1 or more (at most ``most``)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1 or (most is not None and value > most):
+            wanted = f"1 to {most}" if most is not None else "1 or more"
+            raise argparse.ArgumentTypeError(f"{text!r}: give {wanted} {what}")
+        return value
+
+    return parse
 
 
 def _date(text: str) -> str:
@@ -205,7 +210,7 @@ def _send(args: argparse.Namespace) -> int:
     return _queue_and_send(args, [(path, None, {}) for path in inputs])
 
 
-def _queue_and_send(args: argparse.Namespace, items: list) -> int:
+def _queue_and_send(args: argparse.Namespace, items: Iterable) -> int:
     """Queue ``items`` (see workflow.queue_images) with the options' demographics
     (and the worklist's), then send everything due to the destinations."""
     from .config import metadata_defaults
@@ -238,7 +243,7 @@ def _queue_and_send(args: argparse.Namespace, items: list) -> int:
 
 
 def _scan(args: argparse.Namespace) -> int:
-    from .capture.scanner import list_scanners, scan
+    from .capture.scanner import ScannerError, list_scanners, scan, scan_pages
 
     if not args.device:
         for scanner in list_scanners():
@@ -246,26 +251,57 @@ def _scan(args: argparse.Namespace) -> int:
         return 0
     if not (args.output or args.to):
         raise Ezp2pError("say where the scan goes: -o DIR and/or --to DEST")
-    image = scan(
-        args.device,
-        resolution_dpi=args.resolution,
-        mode=args.mode,
-        depth=args.depth,
-        area_mm=args.area,
-        conversion_type=args.conversion_type or ("SD" if args.document else "DF"),
-        progress=_fraction_bar(args.device),
-    )
-    if args.output:
-        from .config import load_user_config, metadata_defaults
-        from .core.convert import convert_images, free_name, write_atomically
+    settings = {
+        "resolution_dpi": args.resolution,
+        "mode": args.mode,
+        "depth": args.depth,
+        "area_mm": args.area,
+        "conversion_type": args.conversion_type or ("SD" if args.document else "DF"),
+        "progress": _fraction_bar(args.device),
+    }
+    if not (args.feeder or args.pages):
+        pages: Iterator = iter([scan(args.device, **settings)])
+    else:
+        pages = scan_pages(args.device, max_pages=args.pages, **settings)
+    stopped: list[ScannerError] = []  # a jam or cancel: the pages before it still go
 
-        meta = metadata_defaults(load_user_config(args.config))
-        meta = dataclasses.replace(meta, **_given_metadata(args))
-        ts = transfer_syntax(args.ts or "explicit-le")
-        (ds,) = convert_images([image], meta, ts)
-        args.output.mkdir(parents=True, exist_ok=True)
+    def until_stopped() -> Iterator:
+        try:
+            yield from pages
+        except ScannerError as error:
+            stopped.append(error)
+
+    images = _saved_scans(until_stopped(), args) if args.output else until_stopped()
+    items = ((f"{args.device} page {n}", image, {}) for n, image in enumerate(images, start=1))
+    if args.to:
+        status = _queue_and_send(args, items)
+    else:
+        for _ in items:  # each page is scanned and saved as it is taken
+            pass
+        status = 0
+    if stopped:
+        print(f"ezp2p: error: {stopped[0]}", file=sys.stderr)
+        return 1
+    return status
+
+
+def _saved_scans(images: Iterator, args: argparse.Namespace) -> Iterator:
+    """Write each scanned image to ``args.output`` as it comes (one series), then pass it on."""
+    from datetime import datetime
+
+    from .config import load_user_config, metadata_defaults
+    from .core.convert import free_name, write_atomically
+    from .core.sc import build_sc, complete_metadata
+
+    now = datetime.now()
+    meta = metadata_defaults(load_user_config(args.config))
+    meta = complete_metadata(dataclasses.replace(meta, **_given_metadata(args)), now)
+    ts = transfer_syntax(args.ts or "explicit-le")
+    args.output.mkdir(parents=True, exist_ok=True)
+    for number, image in enumerate(images, start=1):
+        ds = build_sc(image, meta, ts, instance_number=number, now=now)
         print(write_atomically(ds, free_name(args.output, "scan")))
-    return _queue_and_send(args, [(args.device, image, {})]) if args.to else 0
+        yield image
 
 
 def _worklist_item(context: _Context, args: argparse.Namespace) -> Dataset:
@@ -507,7 +543,7 @@ def _add_sending_options(parser: argparse.ArgumentParser, required: bool = True)
     parser.add_argument("--worklist", metavar="DEST", help="worklist server (default: config)")
     parser.add_argument(
         "--associations",
-        type=_associations,
+        type=_count("associations", MAX_ASSOCIATIONS),
         metavar="N",
         help="open up to N associations at once to each destination "
         "(default: the destination's setting, 1)",
@@ -568,8 +604,8 @@ def build_parser() -> argparse.ArgumentParser:
     scan = commands.add_parser(
         "scan",
         help="scan a film or document from a SANE scanner",
-        description="Without DEVICE, list the scanners. With it, scan once and write the "
-        "object to -o DIR and/or send it --to DEST.",
+        description="Without DEVICE, list the scanners. With it, scan once (or every page "
+        "in the document feeder) and write the objects to -o DIR and/or send them --to DEST.",
     )
     scan.add_argument("device", nargs="?", metavar="DEVICE", help="SANE device, e.g. test:0")
     scan.add_argument("-o", "--output", type=Path, metavar="DIR")
@@ -578,6 +614,14 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--depth", type=int, choices=(8, 16), default=16)
     scan.add_argument("--area", type=_area, metavar="L,T,W,H", help="scan area in mm")
     scan.add_argument("--document", action="store_true", help="a document (SD), not a film")
+    scan.add_argument(
+        "--feeder",
+        action="store_true",
+        help="scan every page in the document feeder, one image each (one series)",
+    )
+    scan.add_argument(
+        "--pages", type=_count("pages"), metavar="N", help="at most N pages (implies --feeder)"
+    )
     _add_sending_options(scan, required=False)
     _add_metadata_options(scan)
     scan.set_defaults(run=_scan)
@@ -621,7 +665,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--max-pdu", type=int, default=16384)
     add.add_argument(
         "--associations",
-        type=_associations,
+        type=_count("associations", MAX_ASSOCIATIONS),
         default=1,
         metavar="N",
         help="associations a transfer may open at once, for a PACS that stores in parallel",

@@ -273,3 +273,23 @@ def test_closing_the_viewer_stops_the_preview(make_napari_viewer, qtbot, clip_fi
     qtbot.waitUntil(lambda: len(viewer.layers) == 1, timeout=10000)
     with qtbot.waitSignal(worker.finished, timeout=10000):
         viewer.close()
+
+
+def test_every_page_of_the_feeder_becomes_a_layer(make_napari_viewer, qtbot, sane_test_backend):
+    viewer = make_napari_viewer()
+    widget = open_capture_dock(viewer, qtbot)
+    choose_scanner(qtbot, widget, sane_test_backend, 50.0, 8)
+    assert widget.feeder_check.isEnabled()  # the test scanner has an "Automatic Document Feeder"
+    widget.feeder_check.setChecked(True)
+    assert not widget.scan_source.isEnabled()  # the feeder is the source
+    widget.kind.setCurrentIndex(widget.kind.findData("SD"))
+    click_and_wait(qtbot, widget, widget.scan_button)
+    names = [layer.name for layer in viewer.layers]
+    assert names == [f"{sane_test_backend} page {n}" for n in range(1, 11)]
+    assert {layer.metadata["ezp2p"]["conversion_type"] for layer in viewer.layers} == {"SD"}
+    assert {layer.metadata["source"] for layer in viewer.layers} == {sane_test_backend}
+
+    widget.feeder_check.setChecked(False)  # one scan again, from the chosen source
+    assert widget.scan_source.isEnabled()
+    click_and_wait(qtbot, widget, widget.scan_button)
+    assert viewer.layers[-1].name == sane_test_backend and len(viewer.layers) == 11

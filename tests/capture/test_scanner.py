@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from datetime import datetime
 
@@ -15,6 +16,7 @@ from napari_ezp2p.capture.scanner import (
     list_scanners,
     sane_session,
     scan,
+    scan_pages,
     scanner_options,
 )
 from napari_ezp2p.core.convert import write_atomically
@@ -250,6 +252,57 @@ def test_progress_error_is_raised_after_the_read(sane_test_backend: str, opened_
     with pytest.raises(ValueError, match="progress bar gone"):
         scan(sane_test_backend, resolution_dpi=50, progress=progress)
     assert_closed(opened_handles)
+
+
+def test_the_feeder_gives_its_pages_one_at_a_time(sane_test_backend: str, opened_handles) -> None:
+    pages = scan_pages(sane_test_backend, resolution_dpi=50, area_mm=SMALL, max_pages=3)
+    images = list(pages)
+    assert [image.rows for image in images] == [59, 59, 59]
+    assert {image.conversion_type for image in images} == {"SD"}
+    assert len(opened_handles) == 1  # one device session for every page
+    assert_closed(opened_handles)
+    everything = list(scan_pages(sane_test_backend, resolution_dpi=50, area_mm=SMALL))
+    assert len(everything) == 10  # until the test backend's feeder is empty
+
+
+def test_leaving_the_pages_early_closes_the_device(sane_test_backend: str, opened_handles) -> None:
+    pages = scan_pages(sane_test_backend, resolution_dpi=50, area_mm=SMALL)
+    assert next(pages).rows == 59
+    pages.close()
+    assert_closed(opened_handles)
+
+
+def test_a_cancel_on_a_later_page_keeps_the_pages_before(
+    sane_test_backend: str, opened_handles
+) -> None:
+    pages_done = []
+
+    def cancel() -> bool:
+        return len(pages_done) == 2
+
+    pages = scan_pages(sane_test_backend, resolution_dpi=50, area_mm=SMALL, cancel=cancel)
+    with pytest.raises(ScannerError, match="cancelled"):
+        for image in pages:
+            pages_done.append(image)
+    assert len(pages_done) == 2
+    assert_closed(opened_handles)
+
+
+def test_the_feeder_is_found_among_the_sources() -> None:
+    limits = scanner.ScannerOptions(
+        device="flat:0",
+        resolutions=(300.0,),
+        resolution_range=None,
+        modes=("gray",),
+        sane_modes=("Gray",),
+        depths=(8,),
+        sources=("Flatbed", "Transparency Unit"),
+        area_mm=None,
+        separate_xy_resolution=False,
+    )
+    assert scanner.feeder_source(limits) is None
+    with_feeder = dataclasses.replace(limits, sources=("Flatbed", "ADF Duplex"))
+    assert scanner.feeder_source(with_feeder) == "ADF Duplex"
 
 
 def test_missing_python_sane_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,6 +19,7 @@ the dock cancels what runs and stops the preview (which closes its device).
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -49,7 +50,15 @@ from qtpy.QtWidgets import (
 )
 
 from .._napari.reader import limits_from_data
-from ..capture.scanner import ScannerInfo, ScannerOptions, list_scanners, scan, scanner_options
+from ..capture.scanner import (
+    ScannerInfo,
+    ScannerOptions,
+    feeder_source,
+    list_scanners,
+    scan,
+    scan_pages,
+    scanner_options,
+)
 from ..capture.video import (
     MAX_CLIP_BYTES,
     VIDEO_SUFFIXES,
@@ -92,6 +101,19 @@ def attempt(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Outcome:
         return Outcome(error=str(error), too_large=True)
     except Ezp2pError as error:
         return Outcome(error=str(error), cancelled=str(error).endswith("cancelled"))
+
+
+def feeder_pages(device: str, **scan_args: Any) -> Iterator[Outcome]:
+    """Each page of ``device``'s document feeder as an Outcome, as it is scanned; one
+    that failed (a jam, a cancel) is the last."""
+    pages = scan_pages(device, **scan_args)
+    while True:
+        outcome = attempt(next, pages, None)
+        if outcome.value is None and not outcome.error:
+            return  # the feeder is empty
+        yield outcome
+        if outcome.error:
+            return
 
 
 def open_video(path: str, live: bool) -> VideoSource:
@@ -228,6 +250,7 @@ class CaptureWidget(QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         self.scan_button.clicked.connect(self.start_scan)
         self.area_check.toggled.connect(self._enable_area)
+        self.feeder_check.toggled.connect(self._enable_source)
         self.preview_button.clicked.connect(self.toggle_preview)
         self.grab_button.clicked.connect(self.grab)
         self.record_button.clicked.connect(self.start_record)
@@ -252,6 +275,9 @@ class CaptureWidget(QWidget):
         self.kind.setToolTip("Conversion Type: digitized film, or scanned document")
         self.scan_source = QComboBox()
         self.scan_source.setToolTip("Where the scanner reads (flatbed, transparency unit, ...)")
+        self.feeder_check = QCheckBox("Every page in the document feeder")
+        self.feeder_check.setToolTip("One layer per page, until the feeder is empty")
+        self.feeder_check.setEnabled(False)
         self.area_check = QCheckBox("Only an area (mm)")
         self.area = [QDoubleSpinBox() for _ in range(4)]
         area_row = QHBoxLayout()
@@ -267,6 +293,7 @@ class CaptureWidget(QWidget):
         form.addRow("Depth (bits)", self.depth)
         form.addRow("Type", self.kind)
         form.addRow("Source", self.scan_source)
+        form.addRow(self.feeder_check)
         form.addRow(self.area_check)
         form.addRow(area_row)
         form.addRow(self.scan_button)
@@ -439,7 +466,11 @@ class CaptureWidget(QWidget):
         depths = [d for d in options.depths if d in (8, 16)] or [8]
         self._fill_combo(self.depth, [(str(d), d) for d in depths], 16 if 16 in depths else 8)
         self._fill_combo(self.scan_source, [(s, s) for s in options.sources], None)
-        self.scan_source.setEnabled(bool(options.sources))
+        has_feeder = feeder_source(options) is not None
+        self.feeder_check.setEnabled(has_feeder)
+        if not has_feeder:
+            self.feeder_check.setChecked(False)
+        self._enable_source()
         area = options.area_mm
         self.area_check.setEnabled(area is not None)
         if area is not None:
@@ -459,6 +490,11 @@ class CaptureWidget(QWidget):
             combo.addItem(text, data)
         index = combo.findData(wanted) if wanted is not None else -1
         combo.setCurrentIndex(index if index >= 0 else 0)
+
+    def _enable_source(self) -> None:
+        """The source is the feeder when every page in it is scanned."""
+        feeder = self.feeder_check.isChecked()
+        self.scan_source.setEnabled(self.scan_source.count() > 0 and not feeder)
 
     def _enable_area(self, checked: bool) -> None:
         for spin in self.area:
@@ -482,27 +518,32 @@ class CaptureWidget(QWidget):
         return settings
 
     def start_scan(self) -> None:
-        """Scan with the chosen scanner in a worker; the image becomes a new layer."""
+        """Scan with the chosen scanner in a worker; the image becomes a new layer (each
+        page of the feeder one, as it comes, when the feeder is chosen)."""
         kind, device = self.current_source()
         if kind != SCANNER or self.options is None or self._busy:
             return
         settings = self.scan_settings()
         self._begin(f"Scanning with {device}", 100)
-        work = partial(
-            scan,
-            device,
-            **settings,
-            progress=self.scan_progressed.emit,
-            cancel=self._cancel.is_set,
-        )
-        worker = create_worker(attempt, work, _start_thread=False)
-        worker.returned.connect(lambda outcome: self._on_scanned(device, settings, outcome))
+        watch = {"progress": self.scan_progressed.emit, "cancel": self._cancel.is_set}
+        if not self.feeder_check.isChecked():
+            work = partial(scan, device, **settings, **watch)
+            worker = create_worker(attempt, work, _start_thread=False)
+            worker.returned.connect(lambda outcome: self._on_scanned(device, settings, outcome))
+        else:
+            worker = create_worker(feeder_pages, device, **settings, **watch, _start_thread=False)
+            pages = itertools.count(1)
+            worker.yielded.connect(
+                lambda outcome: self._on_scanned(
+                    device, settings, outcome, name=f"{device} page {next(pages)}"
+                )
+            )
         self._run(worker)
 
     def _on_scan_progress(self, fraction: float) -> None:
         self._show_progress(round(fraction * 100), 100)
 
-    def _on_scanned(self, device: str, settings: dict, outcome: Outcome) -> None:
+    def _on_scanned(self, device: str, settings: dict, outcome: Outcome, name: str = "") -> None:
         if self._closed:
             return
         if outcome.error:
@@ -518,13 +559,13 @@ class CaptureWidget(QWidget):
         metadata = {"source": device, "bits_stored": image.bits_stored, "ezp2p": fields}
         if image.is_colour:
             layer = self.viewer.add_image(
-                image.pixels[0], name=device, rgb=True, metadata=metadata
+                image.pixels[0], name=name or device, rgb=True, metadata=metadata
             )
         else:
             data = image.pixels[0, :, :, 0]
             layer = self.viewer.add_image(
                 data,
-                name=device,
+                name=name or device,
                 rgb=False,
                 colormap="gray",
                 contrast_limits=limits_from_data(data),

@@ -172,37 +172,126 @@ def scan(
     set after mode, depth and resolution. See the module text for ``progress`` and
     ``cancel``; a cancelled scan raises ScannerError("... cancelled").
     """
-    if mode not in _MODE_WORDS:
-        raise ScannerError(f"scan mode must be 'gray' or 'color', not {mode!r}")
-    if depth not in (8, 16):
-        raise ScannerError(f"scan depth must be 8 or 16 bits, not {depth}")
-    if conversion_type not in ("DF", "SD"):
-        raise ScannerError(
-            f"conversion type must be 'DF' (film) or 'SD' (document), not {conversion_type!r}"
-        )
-    if not (isinstance(resolution_dpi, int | float) and resolution_dpi > 0):
-        raise ScannerError(f"resolution must be a positive number of dpi, not {resolution_dpi!r}")
+    settings = _Settings(resolution_dpi, mode, depth, area_mm, conversion_type, options)
+    pages = _scanned(device, settings, 1, False, progress, cancel)
+    try:
+        return next(pages)
+    finally:
+        pages.close()  # closes the device
+
+
+def scan_pages(
+    device: str,
+    *,
+    resolution_dpi: float,
+    mode: str = "gray",
+    depth: int = 8,
+    area_mm: tuple[float, float, float, float] | None = None,
+    conversion_type: str = "SD",
+    options: Mapping[str, object] | None = None,
+    max_pages: int | None = None,
+    progress: Callable[[float], object] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> Iterator[SourceImage]:
+    """Every page in ``device``'s document feeder (at most ``max_pages``), one at a time.
+
+    The device's ``source`` is set to its feeder (the first source whose name says ADF
+    or feeder); the other arguments are those of :func:`scan`, ``progress`` going from
+    0 to 1 for each page. The pages end when the feeder is empty; an empty feeder at
+    the first page is a ScannerError, as is a jam or a cancel at any page (the pages
+    yielded before it are kept by the caller). The device stays open between pages.
+    """
+    if max_pages is not None and max_pages < 1:
+        raise ScannerError(f"the number of pages must be 1 or more, not {max_pages}")
+    settings = _Settings(resolution_dpi, mode, depth, area_mm, conversion_type, options)
+    return _scanned(device, settings, max_pages, True, progress, cancel)
+
+
+@dataclass(frozen=True)
+class _Settings:
+    resolution_dpi: float
+    mode: str
+    depth: int
+    area_mm: tuple[float, float, float, float] | None
+    conversion_type: str
+    options: Mapping[str, object] | None
+
+    def check(self) -> None:
+        if self.mode not in _MODE_WORDS:
+            raise ScannerError(f"scan mode must be 'gray' or 'color', not {self.mode!r}")
+        if self.depth not in (8, 16):
+            raise ScannerError(f"scan depth must be 8 or 16 bits, not {self.depth}")
+        if self.conversion_type not in ("DF", "SD"):
+            raise ScannerError(
+                "conversion type must be 'DF' (film) or 'SD' (document), "
+                f"not {self.conversion_type!r}"
+            )
+        dpi = self.resolution_dpi
+        if not (isinstance(dpi, int | float) and dpi > 0):
+            raise ScannerError(f"resolution must be a positive number of dpi, not {dpi!r}")
+
+
+#: What python-sane's error says when the feeder has no more pages (SANE_STATUS_NO_DOCS);
+#: python-sane's own ``multi_scan`` ends on the same text.
+_FEEDER_EMPTY = "Document feeder out of documents"
+
+
+def _scanned(
+    device: str,
+    settings: _Settings,
+    pages: int | None,
+    feeder: bool,
+    progress: Callable[[float], object] | None,
+    cancel: Callable[[], bool] | None,
+) -> Iterator[SourceImage]:
+    settings.check()
     reader = _Reader(device, progress, cancel)
     reader.check_cancel()
-    reader.report(0.0)
     with sane_session() as sane, _opened(sane, device) as dev:
         reader.check_cancel()
         limits = _options_of(dev, device)
-        _set_mode(dev, device, limits, mode)
+        if feeder:
+            source = feeder_source(limits)
+            if source is None:
+                offered = ", ".join(limits.sources) or "none"
+                raise ScannerError(f"scanner {device} has no document feeder (sources: {offered})")
+            _set_option(dev, device, "source", source, f"the document feeder ({source})")
+        _set_mode(dev, device, limits, settings.mode)
         if _active(dev.opt, "depth"):
-            _set_option(dev, device, "depth", depth, f"{depth}-bit depth")
-        elif depth != 8:
-            raise ScannerError(f"scanner {device} has no {depth}-bit {mode} mode")
-        x_dpi, y_dpi = _set_resolution(dev, device, limits, resolution_dpi)
-        _set_area(dev, device, limits, area_mm)
-        for name, value in (options or {}).items():
+            _set_option(dev, device, "depth", settings.depth, f"{settings.depth}-bit depth")
+        elif settings.depth != 8:
+            raise ScannerError(
+                f"scanner {device} has no {settings.depth}-bit {settings.mode} mode"
+            )
+        x_dpi, y_dpi = _set_resolution(dev, device, limits, settings.resolution_dpi)
+        _set_area(dev, device, limits, settings.area_mm)
+        for name, value in (settings.options or {}).items():
             _set_option(dev, device, name.replace("-", "_"), value, f"option {name}")
-        reader.check_cancel()
-        array = reader.read(dev)
-    reader.check_cancel()
-    image = _to_image(array, mode, conversion_type, (MM_PER_INCH / y_dpi, MM_PER_INCH / x_dpi))
-    reader.report(1.0)
-    return image
+        spacing = (MM_PER_INCH / y_dpi, MM_PER_INCH / x_dpi)
+        count = 0
+        while pages is None or count < pages:
+            reader.check_cancel()
+            reader.report(0.0)
+            try:
+                array = reader.read(dev)
+            except _FeederEmpty:
+                if count == 0:
+                    raise ScannerError(f"the document feeder of {device} is empty") from None
+                return
+            reader.check_cancel()
+            image = _to_image(array, settings.mode, settings.conversion_type, spacing)
+            reader.report(1.0)
+            count += 1
+            yield image
+
+
+def feeder_source(options: ScannerOptions) -> str | None:
+    """The document feeder among the scanner's sources (its name says ADF or feeder)."""
+    for source in options.sources:
+        lowered = source.lower()
+        if "adf" in lowered or "feeder" in lowered:
+            return source
+    return None
 
 
 # ---------------------------------------------------------------------------------------
@@ -410,8 +499,12 @@ def _set_area(
 # Reading
 
 
+class _FeederEmpty(Exception):
+    """The document feeder has no (more) pages."""
+
+
 class _Reader:
-    """Runs one read with progress and cancel, never letting an error into python-sane."""
+    """Runs reads with progress and cancel, never letting an error into python-sane."""
 
     def __init__(
         self,
@@ -441,6 +534,8 @@ class _Reader:
         try:
             dev.start()
         except Exception as exc:  # _sane.error: busy, jammed, no documents, cover open...
+            if str(exc) == _FEEDER_EMPTY:
+                raise _FeederEmpty from exc
             raise ScannerError(f"scanner {self.device} cannot start the scan: {exc}") from exc
         try:
             array = dev.arr_snap(progress=lambda line, lines: self._on_line(dev, line, lines))
