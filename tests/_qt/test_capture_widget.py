@@ -293,3 +293,22 @@ def test_every_page_of_the_feeder_becomes_a_layer(make_napari_viewer, qtbot, san
     assert widget.scan_source.isEnabled()
     click_and_wait(qtbot, widget, widget.scan_button)
     assert viewer.layers[-1].name == sane_test_backend and len(viewer.layers) == 11
+
+
+def test_a_burst_of_progress_does_not_nest(make_napari_viewer, qtbot):
+    # napari's progress bar processes Qt events as its value changes: each queued progress
+    # signal used to be handled inside the previous one, until the Python stack ran out.
+    viewer = make_napari_viewer()
+    widget = open_capture_dock(viewer, qtbot)
+    widget._begin("Scanning", 1000)
+
+    def burst() -> None:  # from another thread, as a worker does: the signals are queued
+        for done in range(1, 1001):
+            widget.record_progressed.emit(done, 1000)
+
+    thread = threading.Thread(target=burst)
+    thread.start()
+    thread.join()  # all 1000 wait in the event queue
+    qtbot.waitUntil(lambda: widget.progress_bar.value() == 1000, timeout=10000)
+    assert widget._progress.n == 1000
+    widget._on_finished()

@@ -177,14 +177,21 @@ def start_send(job: SendJob, on_done: Callable[[SendResult], None] | None = None
     from napari.qt.threading import thread_worker
     from napari.utils import progress
 
+    from .._qt._common import Unnested
+
     bar = progress(total=0, desc=f"Sending {job.layer.name or 'layer'}")
     counts: dict[str, tuple[int, int]] = {}
+
+    def draw() -> None:
+        bar.total = sum(t for _, t in counts.values())
+        bar.update(sum(d for d, _ in counts.values()) - bar.n)
+
+    redraw = Unnested(draw)
 
     def on_progress(event: tuple[str, int, int]) -> None:
         name, done, total = event
         counts[name] = (done, total)
-        bar.total = sum(t for _, t in counts.values())
-        bar.update(sum(d for d, _ in counts.values()) - bar.n)
+        redraw()
 
     def on_returned(result: SendResult) -> None:
         where = ", ".join(result.destinations)

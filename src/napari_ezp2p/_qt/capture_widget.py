@@ -71,6 +71,7 @@ from ..capture.video import (
 )
 from ..core.errors import Ezp2pError
 from ..core.image import SourceImage
+from ._common import Unnested
 
 #: Kinds of source, the prefix of each source entry's data ("scanner:test:0").
 SCANNER, DEVICE, FILE, PICK = "scanner", "device", "file", "pick"
@@ -208,6 +209,8 @@ class CaptureWidget(QWidget):
         self._preview_layer = None
         self._last_frame: np.ndarray | None = None
         self._progress: progress | None = None
+        self._progress_now = (0, 0)  # (done, total) of the running work
+        self._redraw_progress = Unnested(self._draw_progress)
         self._busy = False
         # Set when the dock closes or its Qt object is destroyed (then nothing of the
         # dock may be touched): workers check it, results arriving later are dropped.
@@ -778,6 +781,11 @@ class CaptureWidget(QWidget):
         worker.start()
 
     def _show_progress(self, done: int, total: int) -> None:
+        self._progress_now = (done, total)
+        self._redraw_progress()
+
+    def _draw_progress(self) -> None:
+        done, total = self._progress_now
         if total and total != self.progress_bar.maximum():
             self.progress_bar.setRange(0, total)
         self.progress_bar.setValue(min(done, total) if total else 0)

@@ -36,6 +36,7 @@ from qtpy.QtWidgets import (
 )
 
 from .._napari.session import session_for
+from ._common import Unnested
 
 #: The transfer syntax combo's first choice: the destination's preferred syntax.
 AS_PREFERRED = "as the destination prefers"
@@ -212,7 +213,8 @@ class SendWidget(QWidget):
         self.worker = None
         self.config = None
         self._progress: progress | None = None
-        self._progress_counts: dict[str, tuple[int, int]] = {}
+        self._progress_counts: dict[str, tuple[int, int]] = {}  # per destination
+        self._redraw_progress = Unnested(self._draw_progress)
         self._labels: dict[int, str] = {}  # outbox entry id -> layer name
         self._syncing = False
 
@@ -451,6 +453,11 @@ class SendWidget(QWidget):
         if self._progress is None:
             return
         self._progress_counts[name] = (done, total)
+        self._redraw_progress()
+
+    def _draw_progress(self) -> None:
+        if self._progress is None:
+            return
         counts = self._progress_counts.values()
         total, done = sum(t for _, t in counts), sum(d for d, _ in counts)
         if total != self._progress.total:
