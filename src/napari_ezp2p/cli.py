@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from . import __version__
 from .core.errors import Ezp2pError
 from .core.image import CONVERSION_TYPES
 from .core.metadata import CHARSETS
-from .core.transfer import TRANSFER_SYNTAXES, transfer_syntax
+from .core.transfer import TRANSFER_SYNTAXES
 from .net.destination import MAX_ASSOCIATIONS
 
 #: Options that map one to one onto Metadata text fields.
@@ -171,18 +172,19 @@ class _Context:
 
 def _convert(args: argparse.Namespace) -> int:
     from .config import load_user_config, metadata_defaults
-    from .workflow import convert_inputs
+    from .jobs.convert import convert_inputs
+    from .jobs.inputs import SyntaxChoice
 
-    ts = transfer_syntax(args.ts or "explicit-le")
+    syntax = SyntaxChoice.of(args.ts)
     meta = metadata_defaults(load_user_config(args.config))
     meta = dataclasses.replace(meta, **_given_metadata(args))
     failures = 0
-    for source, written, error in convert_inputs(args.inputs, args.output, meta, ts):
-        if error:
+    for done in convert_inputs(args.inputs, args.output, meta, syntax):
+        if done.error:
             failures += 1
-            print(f"ezp2p: {source}: {error}", file=sys.stderr)
+            print(f"ezp2p: {done.source}: {done.error}", file=sys.stderr)
         else:
-            print(f"{written}\t<- {source}\t{ts.label}")
+            print(f"{done.written}\t<- {done.source}\t{done.syntax}")
     if failures:
         print(f"ezp2p: {failures} of {len(args.inputs)} files failed", file=sys.stderr)
     return 1 if failures else 0
@@ -202,19 +204,22 @@ def _echo(args: argparse.Namespace) -> int:
 
 
 def _send(args: argparse.Namespace) -> int:
-    from .workflow import collect_inputs
+    from .jobs.inputs import collect_inputs
+    from .jobs.send import SendItem
 
     inputs = collect_inputs(args.inputs)
     if not inputs:
         raise Ezp2pError("no image, video, PDF or DICOM file found in the inputs")
-    return _queue_and_send(args, [(path, None, {}) for path in inputs])
+    return _queue_and_send(args, [SendItem.file(path) for path in inputs])
 
 
 def _queue_and_send(args: argparse.Namespace, items: Iterable) -> int:
-    """Queue ``items`` (see workflow.queue_images) with the options' demographics
-    (and the worklist's), then send everything due to the destinations."""
+    """Send ``items`` (``jobs.send.SendItem``) with the options' demographics (and the
+    worklist's) to the destinations, through the outbox."""
     from .config import metadata_defaults
-    from .workflow import metadata_from_match, queue_images, send_queued
+    from .jobs.inputs import SyntaxChoice
+    from .jobs.send import send
+    from .workflow import metadata_from_match
 
     context = _Context(args)
     destinations = [context.destination(text) for text in args.to or [None]]
@@ -226,24 +231,35 @@ def _queue_and_send(args: argparse.Namespace, items: Iterable) -> int:
     if args.from_worklist:
         meta = metadata_from_match(_worklist_item(context, args), meta)
     meta = dataclasses.replace(meta, **_given_metadata(args))
-    preferred = destinations[0].transfer_syntax
-    ts = transfer_syntax(args.ts or preferred or "explicit-le")
-    with context.open_outbox() as outbox:
-        queued = queue_images(items, meta, ts, destinations, outbox)
-        for source, message in queued.errors:
-            print(f"ezp2p: {source}: {message}", file=sys.stderr)
+
+    def say_queued(report) -> None:
+        refused = [row for row in report.rows if row.entry_id is None]
+        for label, message in dict.fromkeys((row.label, row.message) for row in refused):
+            print(f"ezp2p: {label}: {message}", file=sys.stderr)
         print(
-            f"queued {queued.converted} converted and {queued.passed_through} DICOM "
+            f"queued {report.converted} converted and {report.passed_through} DICOM "
             f"objects for {', '.join(d.name for d in destinations)}",
             file=sys.stderr,
         )
-        summary = send_queued(outbox, destinations, context.network, _progress_bar())
-    _print_summary(summary)
-    return 0 if summary.ok and not queued.errors else 1
+
+    with _ProgressBars() as bars:
+        report = send(
+            items,
+            meta,
+            destinations,
+            network=context.network,
+            outbox_folder=context.outbox_folder,
+            syntax=SyntaxChoice.of(args.ts, destinations),
+            progress=bars.show,
+            on_queued=say_queued,
+        )
+    _print_report(report)
+    return 0 if report.ok else 1
 
 
 def _scan(args: argparse.Namespace) -> int:
     from .capture.scanner import ScannerError, list_scanners, scan, scan_pages
+    from .jobs.send import SendItem
 
     if not args.device:
         for scanner in list_scanners():
@@ -257,7 +273,6 @@ def _scan(args: argparse.Namespace) -> int:
         "depth": args.depth,
         "area_mm": args.area,
         "conversion_type": args.conversion_type or ("SD" if args.document else "DF"),
-        "progress": _fraction_bar(args.device),
     }
     if not (args.feeder or args.pages):
         pages: Iterator = iter([scan(args.device, **settings)])
@@ -271,14 +286,19 @@ def _scan(args: argparse.Namespace) -> int:
         except ScannerError as error:
             stopped.append(error)
 
-    images = _saved_scans(until_stopped(), args) if args.output else until_stopped()
-    items = ((f"{args.device} page {n}", image, {}) for n, image in enumerate(images, start=1))
-    if args.to:
-        status = _queue_and_send(args, items)
-    else:
-        for _ in items:  # each page is scanned and saved as it is taken
-            pass
-        status = 0
+    with _ProgressBars() as bars:
+        settings["progress"] = bars.fraction(args.device)
+        images = _saved_scans(until_stopped(), args) if args.output else until_stopped()
+        items = (
+            SendItem(f"{args.device} page {n}", image=image)
+            for n, image in enumerate(images, start=1)
+        )
+        if args.to:
+            status = _queue_and_send(args, items)
+        else:
+            for _ in items:  # each page is scanned and saved as it is taken
+                pass
+            status = 0
     if stopped:
         print(f"ezp2p: error: {stopped[0]}", file=sys.stderr)
         return 1
@@ -291,15 +311,16 @@ def _saved_scans(images: Iterator, args: argparse.Namespace) -> Iterator:
 
     from .config import load_user_config, metadata_defaults
     from .core.convert import free_name, write_atomically
-    from .core.sc import build_sc, complete_metadata
+    from .core.sc import complete_metadata
+    from .jobs.inputs import SyntaxChoice, object_for_image
 
     now = datetime.now()
     meta = metadata_defaults(load_user_config(args.config))
     meta = complete_metadata(dataclasses.replace(meta, **_given_metadata(args)), now)
-    ts = transfer_syntax(args.ts or "explicit-le")
+    syntax = SyntaxChoice.of(args.ts)
     args.output.mkdir(parents=True, exist_ok=True)
     for number, image in enumerate(images, start=1):
-        ds = build_sc(image, meta, ts, instance_number=number, now=now)
+        ds = object_for_image(image, meta, syntax, number, now)
         print(write_atomically(ds, free_name(args.output, "scan")))
         yield image
 
@@ -321,42 +342,51 @@ def _worklist_item(context: _Context, args: argparse.Namespace) -> Dataset:
     return items[0]
 
 
-def _progress_bar():
-    """A progress line per destination on stderr when it is a terminal."""
-    if not sys.stderr.isatty():
-        return None
+class _ProgressBars:
+    """One progress bar per destination (or scanner) on stderr, when it is a terminal:
+    parallel destinations each keep their own line."""
 
-    def show(name: str, done: int, total: int) -> None:
-        filled = int(30 * done / total) if total else 30
-        print(f"\r{name}: [{'#' * filled:<30}] {done}/{total}", end="", file=sys.stderr)
-        if done == total:
-            print(file=sys.stderr)
+    def __init__(self) -> None:
+        self._bars: dict[str, object] = {}
+        self._lock = threading.Lock()
+        self._shown = sys.stderr.isatty()
 
-    return show
+    def show(self, name: str, done: int, total: int) -> None:
+        """``done`` of ``total`` for ``name`` (called from worker threads)."""
+        if not self._shown:
+            return
+        with self._lock:
+            bar = self._bars.get(name)
+            if bar is None:
+                from tqdm import tqdm
+
+                bar = tqdm(
+                    total=total, desc=name, position=len(self._bars), file=sys.stderr, leave=True
+                )
+                self._bars[name] = bar
+            if bar.total != total:
+                bar.total = total
+            bar.update(done - bar.n)
+
+    def fraction(self, name: str) -> Callable[[float], None]:
+        """A progress callback taking the fraction done of ``name``'s work."""
+        return lambda fraction: self.show(name, round(fraction * 100), 100)
+
+    def __enter__(self) -> _ProgressBars:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for bar in self._bars.values():
+            bar.close()
 
 
-def _fraction_bar(name: str):
-    """A progress line for work measured as a fraction, on stderr when it is a terminal."""
-    if not sys.stderr.isatty():
-        return None
-    bar = _progress_bar()
-    return lambda fraction: bar(name, round(fraction * 100), 100)
-
-
-def _print_summary(summary) -> None:
-    for run in summary.destinations.values():
-        where = run.name if run.name == run.address else f"{run.name} ({run.address})"
-        line = f"{where}: {run.sent} sent"
-        if run.warnings:
-            line += f" ({run.warnings} with warnings)"
-        if run.failed or run.not_sent:
-            line += f", {run.failed} failed, {run.not_sent} not sent (kept in the outbox)"
+def _print_report(report) -> None:
+    """The report as the command says it: a line per destination on stdout, then why
+    anything was not sent on stderr."""
+    for line in report.lines():
         print(line)
-        for failure in run.failures:
-            if failure.reason != run.error:  # the association's own failure is said once
-                print(f"  {failure.sop_instance_uid}: {failure.reason}", file=sys.stderr)
-        if run.error:
-            print(f"ezp2p: {run.name}: {run.error}", file=sys.stderr)
+    for reason in report.reasons():
+        print(f"ezp2p: {reason}", file=sys.stderr)
 
 
 def _find(args: argparse.Namespace) -> int:
@@ -439,10 +469,20 @@ def _print_matches(matches: list[Dataset], columns: Sequence[str], as_json: bool
 
 
 def _queue(args: argparse.Namespace) -> int:
+    from .jobs.send import retry
     from .outbox import FAILED, QUEUED, SENT
-    from .outbox.runner import scu_sender, send_due
 
     context = _Context(args)
+    if args.action == "retry":
+        with _ProgressBars() as bars:
+            report = retry(
+                context.outbox_folder,
+                context.network,
+                entry_ids=args.ids or None,
+                progress=bars.show,
+            )
+        _print_report(report)
+        return 0 if report.ok else 1
     with context.open_outbox() as outbox:
         if args.action == "list":
             states = [args.state] if args.state else None
@@ -452,15 +492,10 @@ def _queue(args: argparse.Namespace) -> int:
                     f"\t{entry.series_description}\t{entry.attempts}\t{entry.last_message}"
                 )
             return 0
-        if args.action == "purge":
-            states = {"sent": (SENT,), "failed": (FAILED,), "all": (SENT, FAILED, QUEUED)}
-            older = args.older_than * 86400 if args.older_than else None
-            print(f"purged {outbox.purge(states[args.state or 'sent'], older)} entries")
-            return 0
-        outbox.retry(args.ids or None)
-        summary = send_due(outbox, scu_sender(context.network), progress=_progress_bar())
-    _print_summary(summary)
-    return 0 if summary.ok else 1
+        states = {"sent": (SENT,), "failed": (FAILED,), "all": (SENT, FAILED, QUEUED)}
+        older = args.older_than * 86400 if args.older_than else None
+        print(f"purged {outbox.purge(states[args.state or 'sent'], older)} entries")
+        return 0
 
 
 def _destinations(args: argparse.Namespace) -> int:

@@ -140,7 +140,7 @@ def test_right_click_sends_the_layer_to_the_default_pacs(
 
     (worker,) = workers
     qtbot.waitUntil(
-        lambda: bool(_records(NotificationSeverity.INFO, "Sent 1 to orthanc")), timeout=30000
+        lambda: bool(_records(NotificationSeverity.INFO, "Sent 1 image to orthanc")), timeout=30000
     )
     qtbot.waitUntil(lambda: not worker.is_running, timeout=5000)
     (instance,) = pacs.rest("/instances")
@@ -175,15 +175,13 @@ def test_a_peer_that_is_down_leaves_the_layer_in_the_outbox_with_the_reason(tmp_
     address = f"NOBODY@127.0.0.1:{free_port()}"  # nothing listens there
     config = ezp2p_config.add_destination(ezp2p_config.Config(), "down", address, default=True)
     ezp2p_config.save_config(config, user_config)
-    job = menus.SendJob(
-        layer=_layer_image(),
-        metadata=Metadata(patient_name=NAME),
-        destinations=(),
-        transfer_syntax="",
-    )
-    result = menus.send_job(job)
-    assert (result.sent, result.destinations) == (0, ("down",))
-    assert result.problems and result.problems[0].startswith("down: ")
+    from napari_ezp2p._napari.sending import LayerSend, send_layers
+
+    report = send_layers(LayerSend(layers=(_layer_image(),), metadata=Metadata(patient_name=NAME)))
+    assert len(report.delivered) == 0 and {row.destination for row in report.rows} == {"down"}
+    (problem,) = report.problems
+    assert f"down ({address})" in problem and problem.count("down") == 1, problem
+    assert problem.count("cannot connect") == 1 and report.headline().count(problem) == 1
     with Outbox(tmp_path / "outbox") as outbox:
         (entry,) = outbox.list()
     assert entry.state != "sent" and entry.patient_name == NAME

@@ -19,7 +19,8 @@ from napari_ezp2p.core.imageio import is_supported_image, read_image
 from napari_ezp2p.core.metadata import Metadata
 from napari_ezp2p.core.sc import build_sc, complete_metadata
 from napari_ezp2p.core.transfer import transfer_syntax
-from napari_ezp2p.workflow import convert_inputs
+from napari_ezp2p.jobs.convert import convert_inputs
+from napari_ezp2p.jobs.inputs import SyntaxChoice
 
 ORIENTATION = 0x0112
 
@@ -363,10 +364,9 @@ def test_truncated_jpeg_is_an_error_whatever_the_transfer_syntax(tmp_path):
     path = _photo(tmp_path / "a.jpg")
     path.write_bytes(path.read_bytes()[:-200])
     for key in ("jpeg-baseline", "explicit-le"):
-        (done,) = convert_inputs([path], tmp_path / key, Metadata(), transfer_syntax(key))
-        source, written, error = done
-        assert written is None
-        assert str(path) in error and "truncated" in error
+        (done,) = convert_inputs([path], tmp_path / key, Metadata(), SyntaxChoice.of(key))
+        assert done.written is None
+        assert str(path) in done.error and "truncated" in done.error
         assert not list((tmp_path / key).iterdir())
 
 

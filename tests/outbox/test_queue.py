@@ -354,33 +354,3 @@ def test_sent_marks_commit_without_fsync_and_the_connection_stays_full(tmp_path)
         assert outbox._db.execute("PRAGMA synchronous").fetchone()[0] == 2
     with Outbox(tmp_path) as outbox:
         assert [e.state for e in outbox.list()] == [SENT]
-
-
-def test_queue_images_writes_each_file_then_inserts_rows_in_batches(tmp_path, monkeypatch):
-    from napari_ezp2p import workflow
-
-    ds = make_datasets(1)[0]
-    ds.save_as(tmp_path / "in.dcm", enforce_file_format=True)
-    rng = np.random.default_rng(0)
-    image = SourceImage.from_array(rng.integers(0, 255, (8, 8), dtype=np.uint8))
-    items = [(f"layer {n}", image, {}) for n in range(4)] + [(tmp_path / "in.dcm", None, {})]
-    monkeypatch.setattr(workflow, "QUEUE_BATCH", 2)
-    meta = Metadata(patient_name="DOE^JANE", patient_id="ID1")
-    with Outbox(tmp_path / "box") as outbox:
-        batches = []
-        insert = outbox.insert
-
-        def counted(written, destinations, **kwargs):
-            assert all(w.path.exists() for w in written)  # files first, then rows
-            batches.append(len(written))
-            return insert(written, destinations, **kwargs)
-
-        monkeypatch.setattr(outbox, "insert", counted)
-        result = workflow.queue_images(items, meta, transfer_syntax("explicit-le"), [PACS], outbox)
-        assert batches == [2, 2, 1]
-        assert (result.converted, result.passed_through, result.errors) == (4, 1, [])
-        assert [e.id for e in outbox.list()] == result.entry_ids
-        assert outbox.list()[-1].path.read_bytes() == (tmp_path / "in.dcm").read_bytes()
-        # No destination: every item is an error, nothing is written.
-        empty = workflow.queue_images(items[:1], meta, transfer_syntax("explicit-le"), [], outbox)
-        assert len(empty.errors) == 1 and len(outbox.list()) == 5

@@ -17,13 +17,13 @@ import pytest
 from pynetdicom import AE, StoragePresentationContexts, evt
 
 from napari_ezp2p.net.destination import Destination, NetworkSettings
+from napari_ezp2p.net.transports import senders
 from napari_ezp2p.outbox import (
     FAILED,
     QUEUED,
     SENDING,
     SENT,
     Outbox,
-    scu_sender,
     send_due,
 )
 from tests.outbox.test_queue import make_datasets
@@ -99,7 +99,7 @@ def test_send_to_a_live_scp_then_purge(outbox, scp):
     ids = outbox.add(datasets, [scp.destination()])
     progress: list[tuple[str, int, int]] = []
 
-    summary = send_due(outbox, scu_sender(SETTINGS), progress=lambda *p: progress.append(p))
+    summary = send_due(outbox, senders(SETTINGS), progress=lambda *p: progress.append(p))
 
     assert summary.ok and summary.sent == 3 and summary.failed == 0
     assert summary.destinations["pacs"].address == f"STORESCP@127.0.0.1:{scp.port}"
@@ -111,7 +111,7 @@ def test_send_to_a_live_scp_then_purge(outbox, scp):
         assert entry.transfer_syntax == pydicom.uid.ExplicitVRLittleEndian
         assert entry.next_attempt is None
     assert progress[0] == ("pacs", 0, 3) and progress[-1] == ("pacs", 3, 3)
-    assert send_due(outbox, scu_sender(SETTINGS)).destinations == {}  # nothing left due
+    assert send_due(outbox, senders(SETTINGS)).destinations == {}  # nothing left due
 
     files = [e.path for e in entries]
     assert all(path.exists() for path in files)
@@ -126,7 +126,7 @@ def test_scp_down_then_retry_sends_the_same_instances(outbox):
     outbox.add(datasets, [dest])
     before = time.time()
 
-    summary = send_due(outbox, scu_sender(SETTINGS))
+    summary = send_due(outbox, senders(SETTINGS))
 
     run = summary.destinations["pacs"]
     assert (run.sent, run.failed, summary.ok) == (0, 3, False)
@@ -141,9 +141,9 @@ def test_scp_down_then_retry_sends_the_same_instances(outbox):
 
     scp = StorageSCP(port)
     try:
-        assert send_due(outbox, scu_sender(SETTINGS)).destinations == {}  # backing off
+        assert send_due(outbox, senders(SETTINGS)).destinations == {}  # backing off
         assert outbox.retry() == 3
-        summary = send_due(outbox, scu_sender(SETTINGS))
+        summary = send_due(outbox, senders(SETTINGS))
         assert summary.ok and summary.sent == 3
         assert scp.received == uids_of(datasets)  # the SAME SOP Instance UIDs
         assert [e.state for e in outbox.list()] == [SENT] * 3
@@ -158,7 +158,7 @@ def test_failure_status_on_instance_two_of_four(outbox, scp):
     ids = outbox.add(datasets, [scp.destination()])
     scp.fail[uids[1]] = 0xA700  # Out of Resources
 
-    summary = send_due(outbox, scu_sender(SETTINGS))
+    summary = send_due(outbox, senders(SETTINGS))
 
     run = summary.destinations["pacs"]
     assert (run.sent, run.failed, run.not_sent) == (1, 1, 2)
@@ -175,7 +175,7 @@ def test_failure_status_on_instance_two_of_four(outbox, scp):
 
     # The next run, once due, sends the rest: nothing was lost.
     scp.fail.clear()
-    summary = send_due(outbox, scu_sender(SETTINGS), now=time.time() + 3600)
+    summary = send_due(outbox, senders(SETTINGS), now=time.time() + 3600)
     assert summary.ok and summary.sent == 3
     assert scp.received == uids
     assert [e.state for e in outbox.list()] == [SENT] * 4
@@ -185,10 +185,11 @@ SEND_DUE = textwrap.dedent(
     """
     import sys
     from napari_ezp2p.net.destination import NetworkSettings
-    from napari_ezp2p.outbox import Outbox, scu_sender, send_due
+    from napari_ezp2p.net.transports import senders
+    from napari_ezp2p.outbox import Outbox, send_due
 
     with Outbox(sys.argv[1]) as outbox:
-        send_due(outbox, scu_sender(NetworkSettings(dimse_timeout=120, network_timeout=120)))
+        send_due(outbox, senders(NetworkSettings(dimse_timeout=120, network_timeout=120)))
     """
 )
 
@@ -207,7 +208,7 @@ def test_a_sender_killed_mid_study_loses_nothing(outbox, scp):
         assert [e.state for e in entries] == [SENT, SENDING, SENDING]
         assert {e.owner.split(":")[-2] for e in entries[1:]} == {str(child.pid)}
         # While the owner lives, nobody else touches its rows.
-        assert send_due(outbox, scu_sender(SETTINGS)).destinations == {}
+        assert send_due(outbox, senders(SETTINGS)).destinations == {}
         os.kill(child.pid, signal.SIGKILL)
         assert child.wait(30) == -signal.SIGKILL
     finally:
@@ -215,7 +216,7 @@ def test_a_sender_killed_mid_study_loses_nothing(outbox, scp):
         child.wait()
         scp.hold.pop(uids[1]).set()
 
-    summary = send_due(outbox, scu_sender(SETTINGS))
+    summary = send_due(outbox, senders(SETTINGS))
 
     assert summary.recovered == ids[1:]
     assert summary.ok and summary.sent == 2
@@ -233,7 +234,7 @@ def test_two_destinations_each_get_their_copy_and_one_down_does_not_stop_the_oth
         outbox.add(datasets, dests)
         assert len(list((outbox.folder / "instances").glob("*.dcm"))) == 3
 
-        summary = send_due(outbox, scu_sender(SETTINGS))
+        summary = send_due(outbox, senders(SETTINGS))
 
         assert set(summary.destinations) == {"a", "b", "down"}
         assert summary.destinations["a"].sent == summary.destinations["b"].sent == 3
@@ -249,9 +250,7 @@ def test_two_destinations_each_get_their_copy_and_one_down_does_not_stop_the_oth
 
         # Only the chosen destinations are sent to.
         outbox.retry()
-        assert (
-            set(send_due(outbox, scu_sender(SETTINGS), destinations=["a"]).destinations) == set()
-        )
+        assert set(send_due(outbox, senders(SETTINGS), destinations=["a"]).destinations) == set()
     finally:
         for server in live:
             server.stop()
@@ -264,7 +263,7 @@ def test_each_instance_is_recorded_sent_as_soon_as_the_pacs_has_it(outbox, scp):
     def look(name, done, total):  # a crash here would resend only what is not yet sent
         seen[done] = [e.state for e in outbox.list()]
 
-    send_due(outbox, scu_sender(SETTINGS), progress=look)
+    send_due(outbox, senders(SETTINGS), progress=look)
 
     assert seen[0] == [SENDING] * 3
     assert seen[1] == [SENT, SENDING, SENDING]
@@ -279,13 +278,13 @@ def test_an_exception_from_the_sender_fails_the_batch_and_keeps_the_files(outbox
     def broken(paths, destination, *, progress=None):
         raise OSError("disk unplugged")
 
-    summary = send_due(outbox, broken)
+    summary = send_due(outbox, lambda destination: broken)
 
     assert summary.destinations["pacs"].error == "OSError: disk unplugged"
     assert [(e.state, e.attempts) for e in outbox.list()] == [(FAILED, 1)] * 2
     assert all(e.path.exists() for e in outbox.list())
     assert outbox.retry() == 2
-    assert send_due(outbox, scu_sender(SETTINGS)).sent == 2
+    assert send_due(outbox, senders(SETTINGS)).sent == 2
 
 
 def test_a_missing_file_fails_its_row_only(outbox, scp):
@@ -293,7 +292,7 @@ def test_a_missing_file_fails_its_row_only(outbox, scp):
     outbox.add(datasets, [scp.destination()])
     outbox.list()[0].path.unlink()
 
-    summary = send_due(outbox, scu_sender(SETTINGS))
+    summary = send_due(outbox, senders(SETTINGS))
 
     run = summary.destinations["pacs"]
     assert (run.sent, run.failed) == (1, 1)
@@ -305,11 +304,12 @@ ADD_AND_SEND = textwrap.dedent(
     """
     import sys
     from napari_ezp2p.net.destination import Destination, NetworkSettings
-    from napari_ezp2p.outbox import Outbox, scu_sender, send_due
+    from napari_ezp2p.net.transports import senders
+    from napari_ezp2p.outbox import Outbox, send_due
     from tests.outbox.test_queue import make_datasets
 
     dest = Destination("pacs", "STORESCP", "127.0.0.1", int(sys.argv[2]))
-    send = scu_sender(NetworkSettings(acse_timeout=5, dimse_timeout=10, network_timeout=10))
+    send = senders(NetworkSettings(acse_timeout=5, dimse_timeout=10, network_timeout=10))
     with Outbox(sys.argv[1]) as outbox:
         for ds in make_datasets(5, patient="CHILD^PROCESS"):
             outbox.add([ds], [dest])
@@ -332,9 +332,9 @@ def test_two_processes_share_one_outbox(outbox, scp):
     try:
         for ds in ours:
             outbox.add([ds], [scp.destination()])
-            send_due(outbox, scu_sender(SETTINGS))
+            send_due(outbox, senders(SETTINGS))
         while child.poll() is None:  # keep competing for the child's rows
-            send_due(outbox, scu_sender(SETTINGS))
+            send_due(outbox, senders(SETTINGS))
             time.sleep(0.05)
         theirs = child.stdout.read().split()
         assert child.wait(timeout=60) == 0
@@ -342,7 +342,7 @@ def test_two_processes_share_one_outbox(outbox, scp):
         child.kill()
         child.wait()
         child.stdout.close()
-    send_due(outbox, scu_sender(SETTINGS))
+    send_due(outbox, senders(SETTINGS))
 
     assert len(theirs) == 5
     assert sorted(scp.received) == sorted(uids_of(ours) + theirs)  # no loss, no duplicate
@@ -359,7 +359,7 @@ def test_a_long_send_keeps_its_claim_alive(tmp_path, scp):
             assert outbox.get(entry_id).updated > claimed  # the heartbeat refreshed it
             with Outbox(tmp_path, stale_after=4) as other:
                 assert other.recover(now=time.time() + 3) == []  # so it is not stale
-            return scu_sender(SETTINGS)(paths, destination, progress=progress)
+            return senders(SETTINGS)(destination)(paths, destination, progress=progress)
 
-        summary = send_due(outbox, slow)
+        summary = send_due(outbox, lambda destination: slow)
         assert summary.ok and summary.sent == 1

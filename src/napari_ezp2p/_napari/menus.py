@@ -13,7 +13,6 @@ module's activation, the reader) call it.
 """
 
 import dataclasses
-import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -22,24 +21,17 @@ from typing import TYPE_CHECKING, Any
 import napari
 from napari.utils.notifications import show_error, show_info, show_warning
 
-from ..core.errors import Ezp2pError
-
 if TYPE_CHECKING:  # imported when used: activation stays light (no pydicom)
     from ..core.metadata import Metadata
-    from .session import LayerSnapshot, Session
+    from ..jobs.report import SendReport
+    from .sending import LayerSend
+    from .session import Session
 
 PLUGIN_NAME = "napari-ezp2p"
 COMMAND_ID = "napari-ezp2p.send_layer"
 TITLE = "Send layer to PACS"
 WHEN = "active_layer_type == 'image'"
 GROUP = "8_ezp2p"
-#: Environment variable naming the outbox folder (as for the ``ezp2p`` command).
-ENV_OUTBOX = "EZP2P_OUTBOX"
-NO_DESTINATION = (
-    "No PACS to send to: add a destination in the Destinations dock "
-    "(Plugins > ezp2p: Print to PACS > Destinations) and make it the default, "
-    "or choose one in the Send dock."
-)
 
 
 # --------------------------------------------------------------------------- activation
@@ -100,37 +92,13 @@ def ensure_context_menu(ctx=None) -> bool:
 # --------------------------------------------------------------------------- the command
 
 
-class NoDestinationError(Ezp2pError):
-    """Nothing says where to send."""
-
-
-@dataclasses.dataclass(frozen=True)
-class SendJob:
-    """What one send needs, taken on the main thread (the session can change after)."""
-
-    layer: "LayerSnapshot"
-    metadata: "Metadata"
-    destinations: tuple[str, ...]
-    transfer_syntax: str
-
-
-@dataclasses.dataclass(frozen=True)
-class SendResult:
-    """What a send did: how many instances reached which destinations, and the
-    reasons of those that did not (they stay in the outbox)."""
-
-    sent: int
-    destinations: tuple[str, ...]
-    problems: tuple[str, ...] = ()
-
-
 def send_layer_to_pacs(layer: napari.layers.Layer, viewer: napari.Viewer) -> Any:
     """Send the active image layer with the viewer's session (study, destinations,
     transfer syntax) and return the worker doing it, already started.
 
     The layer's pixels, the outbox, the conversion to DICOM and the network are all
-    handled in a worker. The outcome is a notification: how many instances reached
-    which destination, or the reason they did not (failed ones stay in the outbox).
+    handled in a worker (:func:`.sending.send_layers`, as for the Send dock). The
+    outcome is a notification: the report's headline (failed ones stay in the outbox).
     Returns None when there is nothing to send.
     """
     ensure_context_menu()
@@ -138,25 +106,17 @@ def send_layer_to_pacs(layer: napari.layers.Layer, viewer: napari.Viewer) -> Any
         kind = layer.__class__.__name__ if layer is not None else "no layer"
         show_warning(f"Send layer to PACS: select an image layer (the active one is {kind}).")
         return None
-    from .session import session_for
+    from .sending import LayerSend
+    from .session import LayerSnapshot, session_for
 
-    try:
-        job = _job(layer, session_for(viewer))
-    except (Ezp2pError, ValueError) as error:
-        show_error(f"Cannot send layer {layer.name!r}: {error}")
-        return None
-    return start_send(job)
-
-
-def _job(layer: napari.layers.Image, session: "Session") -> SendJob:
-    from .session import LayerSnapshot
-
-    return SendJob(
-        layer=LayerSnapshot.of(layer),
+    session = session_for(viewer)
+    job = LayerSend(
+        layers=(LayerSnapshot.of(layer),),
         metadata=_metadata_for(layer, session),
         destinations=tuple(session.destinations),
         transfer_syntax=session.transfer_syntax,
     )
+    return start_send(job)
 
 
 def _metadata_for(layer: napari.layers.Image, session: "Session") -> "Metadata":
@@ -172,48 +132,33 @@ def _metadata_for(layer: napari.layers.Image, session: "Session") -> "Metadata":
     return meta
 
 
-def start_send(job: SendJob, on_done: Callable[[SendResult], None] | None = None) -> Any:
+def start_send(job: "LayerSend", on_done: Callable[["SendReport"], None] | None = None) -> Any:
     """Start a worker sending ``job``; progress shows in the activity dock."""
     from napari.qt.threading import thread_worker
-    from napari.utils import progress
 
-    from .._qt._common import Unnested
+    from .progress import SendProgress
 
-    bar = progress(total=0, desc=f"Sending {job.layer.name or 'layer'}")
-    counts: dict[str, tuple[int, int]] = {}
+    name = job.layers[0].name if len(job.layers) == 1 else f"{len(job.layers)} layers"
+    bar = SendProgress(f"Sending {name or 'layer'}")
 
-    def draw() -> None:
-        bar.total = sum(t for _, t in counts.values())
-        bar.update(sum(d for d, _ in counts.values()) - bar.n)
-
-    redraw = Unnested(draw)
-
-    def on_progress(event: tuple[str, int, int]) -> None:
-        name, done, total = event
-        counts[name] = (done, total)
-        redraw()
-
-    def on_returned(result: SendResult) -> None:
-        where = ", ".join(result.destinations)
-        if result.problems:
-            show_error(
-                f"Sent {result.sent} to {where}, but: "
-                + "; ".join(result.problems)
-                + " (failed ones stay in the outbox)."
-            )
+    def on_returned(report: "SendReport") -> None:
+        if report.ok:
+            show_info(report.headline())
         else:
-            show_info(f"Sent {result.sent} to {where}.")
+            show_error(report.headline())
         if on_done is not None:
-            on_done(result)
+            on_done(report)
 
     def on_errored(error: Exception) -> None:
+        from .sending import NoDestinationError
+
         if isinstance(error, NoDestinationError):
             show_error(str(error))
         else:
-            show_error(f"Cannot send {job.layer.name or 'the layer'}: {error}")
+            show_error(f"Cannot send {name or 'the layer'}: {error}")
 
     connect = {
-        "yielded": on_progress,
+        "yielded": lambda event: bar.update(*event),
         "returned": on_returned,
         "errored": on_errored,  # instead of re-raising in the event loop
         "finished": bar.close,
@@ -226,15 +171,17 @@ def start_send(job: SendJob, on_done: Callable[[SendResult], None] | None = None
 # --------------------------------------------------------------------------- off the loop
 
 
-def _send_events(job: SendJob) -> Iterator[tuple[str, int, int]]:
-    """Run :func:`send_job` in a thread of its own, yielding its progress events
-    ``(destination, done, total)``; returns its SendResult or raises its error."""
+def _send_events(job: "LayerSend") -> Iterator[tuple[str, int, int]]:
+    """Run :func:`.sending.send_layers` in a thread of its own, yielding its progress
+    events ``(destination, done, total)``; returns its report or raises its error."""
+    from .sending import send_layers
+
     events: queue.Queue = queue.Queue()
     outcome: dict[str, Any] = {}
 
     def run() -> None:
         try:
-            outcome["result"] = send_job(job, lambda *event: events.put(event))
+            outcome["report"] = send_layers(job, lambda *event: events.put(event))
         except Exception as error:  # noqa: BLE001 - re-raised in the worker thread below
             outcome["error"] = error
 
@@ -248,55 +195,4 @@ def _send_events(job: SendJob) -> Iterator[tuple[str, int, int]]:
     thread.join()
     if "error" in outcome:
         raise outcome["error"]
-    return outcome["result"]
-
-
-def send_job(job: SendJob, progress: Callable[[str, int, int], None] | None = None) -> SendResult:
-    """Queue the layer in the outbox and send what is due for its destinations.
-
-    Blocking (pixels, disk and network): call it off the event loop. Raises
-    NoDestinationError when neither the session nor the config names a destination,
-    the Ezp2pError of a config or outbox that cannot be used, and the Ezp2pError or
-    ValueError of pixels that cannot be sent.
-    """
-    from ..config import load_user_config, resolve_destination
-    from ..core.transfer import transfer_syntax
-    from ..outbox import Outbox
-    from ..workflow import queue_images, send_queued
-
-    config = load_user_config()
-    if not job.destinations and not config.default_destination:
-        raise NoDestinationError(NO_DESTINATION)
-    destinations = [resolve_destination(config, name) for name in job.destinations or ("",)]
-    ts = transfer_syntax(job.transfer_syntax or destinations[0].transfer_syntax or "explicit-le")
-    meta = _with_config_defaults(job.metadata, config, job.layer.name)
-    layer = job.layer.image()
-    folder = os.environ.get(ENV_OUTBOX) or config.outbox
-    with Outbox(folder) as outbox:
-        queued = queue_images(
-            [(layer.name, layer.image, layer.overrides)], meta, ts, destinations, outbox
-        )
-        if queued.errors:
-            raise Ezp2pError(queued.errors[0][1])
-        summary = send_queued(outbox, destinations, config.network, progress)
-    problems = []
-    for run in summary.destinations.values():
-        if run.error:
-            problems.append(f"{run.name}: {run.error}")
-        problems += [f"{run.name}: {failure.reason}" for failure in run.failures]
-        if (run.failed or run.not_sent) and not (run.error or run.failures):
-            problems.append(f"{run.name}: {run.failed + run.not_sent} not sent")
-    names = tuple(d.name for d in destinations)
-    return SendResult(summary.sent, names, tuple(problems))
-
-
-def _with_config_defaults(meta: "Metadata", config, layer_name: str) -> "Metadata":
-    """``meta`` with the config's institution, station and series defaults where it
-    has none, and the layer's name as the series description when nothing else."""
-    fill: dict[str, Any] = {}
-    for name in ("institution_name", "institution_address", "station_name"):
-        if not getattr(meta, name) and getattr(config, name):
-            fill[name] = getattr(config, name)
-    if not meta.series_description:
-        fill["series_description"] = config.series_description or layer_name
-    return dataclasses.replace(meta, **fill) if fill else meta
+    return outcome["report"]

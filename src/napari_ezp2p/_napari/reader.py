@@ -124,7 +124,7 @@ def _is_video(path: Path) -> bool:
 
 
 def _is_dicom(path: Path) -> bool:
-    from ..workflow import is_dicom_file
+    from ..jobs.inputs import is_dicom_file
 
     return path.is_file() and is_dicom_file(path)
 

@@ -64,7 +64,7 @@ class LayerImage:
 
     @property
     def overrides(self) -> dict:
-        """Metadata fields for this image alone, for ``workflow.queue_images``."""
+        """Metadata fields for this image alone, for ``jobs.send.SendItem``."""
         return {"window": self.window, "rescale": self.rescale, **self.carried}
 
 

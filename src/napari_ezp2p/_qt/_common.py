@@ -1,5 +1,5 @@
 """Small helpers the docks share: work off the event loop, a destination combo, a scroll
-area, progress shown without nesting.
+area.
 
 ``run_in_thread(func, *args, what=..., on_done=..., on_error=...)`` runs ``func`` in a
 napari ``thread_worker``. What ``func`` returns goes to ``on_done`` (in the main thread).
@@ -115,30 +115,3 @@ def scroll_down_only(content: QWidget, owner: QWidget) -> None:
     outer = QVBoxLayout(owner)
     outer.setContentsMargins(0, 0, 0, 0)
     outer.addWidget(scroll)
-
-
-class Unnested:
-    """Calls ``show()`` (which shows the newest state) but never from inside itself.
-
-    napari's progress bar calls ``QApplication.processEvents()`` when its value changes,
-    which delivers the next progress signal in the middle of the update: a burst of them
-    nested one in another until the Python stack ran out. A call that arrives while
-    ``show`` runs only makes it run once more afterwards.
-    """
-
-    def __init__(self, show: Callable[[], None]) -> None:
-        self.show = show
-        self.running = False
-        self.again = False
-
-    def __call__(self) -> None:
-        self.again = True
-        if self.running:
-            return
-        self.running = True
-        try:
-            while self.again:
-                self.again = False
-                self.show()
-        finally:
-            self.running = False

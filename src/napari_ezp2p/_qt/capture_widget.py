@@ -49,6 +49,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from .._napari.progress import Unnested
 from .._napari.reader import limits_from_data
 from ..capture.scanner import (
     ScannerInfo,
@@ -71,7 +72,6 @@ from ..capture.video import (
 )
 from ..core.errors import Ezp2pError
 from ..core.image import SourceImage
-from ._common import Unnested
 
 #: Kinds of source, the prefix of each source entry's data ("scanner:test:0").
 SCANNER, DEVICE, FILE, PICK = "scanner", "device", "file", "pick"

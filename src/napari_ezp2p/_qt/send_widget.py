@@ -1,22 +1,17 @@
 """The Send dock: chosen image layers to the chosen PACS, through the outbox.
 
-A thin face on :mod:`napari_ezp2p.workflow`: layers become images on the main thread
-(cheap: no encoding), then a ``thread_worker`` queues them in the outbox (encoding)
-and drains it, reporting each instance to napari's activity area. Whatever is not
-stored stays in the outbox, to be sent again with "Retry failed" (or ``ezp2p outbox
-retry``).
+A thin face on :func:`napari_ezp2p._napari.sending.send_layers`: the layers are taken
+on the main thread (no copy, no encoding), then a worker converts, queues and sends
+them, reporting each instance to napari's activity area, and the dock shows the
+:class:`~napari_ezp2p.jobs.report.SendReport` it returns. Whatever is not stored stays
+in the outbox, to be sent again with "Retry failed" (or ``ezp2p queue retry``).
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Sequence
 
 from napari.layers import Image
-from napari.qt.threading import thread_worker
-from napari.utils import progress
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import Qt, Signal
 from qtpy.QtWidgets import (
@@ -35,166 +30,15 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from .._napari.session import session_for
-from ._common import Unnested
+from .._napari.progress import SendProgress
+from .._napari.sending import LayerSend, retry_layers, send_layers
+from .._napari.session import LayerSnapshot, session_for
+from ..jobs.report import Row, SendReport
+from ._common import run_in_thread
 
-#: The transfer syntax combo's first choice: the destination's preferred syntax.
-AS_PREFERRED = "as the destination prefers"
-#: What "as the destination prefers" means for a destination that prefers none.
-FALLBACK_SYNTAX = "explicit-le"
-#: Environment variable naming the outbox folder (as for the ``ezp2p`` command).
-ENV_OUTBOX = "EZP2P_OUTBOX"
-
-SENT, WARNING, FAILED, QUEUED, SENDING = "sent", "warning", "failed", "queued", "sending"
-
-
-@dataclass
-class ImageStatus:
-    """One row of the status table: an image for one destination."""
-
-    label: str
-    destination: str
-    state: str
-    message: str = ""
-    entry_id: int | None = None
-
-
-@dataclass
-class SendResult:
-    """What a send (or retry) worker returns to the widget (never raises)."""
-
-    rows: list[ImageStatus] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)  # destination-wide reasons
-
-
-def outbox_folder(config) -> Path:
-    """``$EZP2P_OUTBOX``, else the config's outbox folder, else the default one."""
-    from ..outbox import default_outbox_folder
-
-    return Path(os.environ.get(ENV_OUTBOX) or config.outbox or default_outbox_folder())
-
-
-def _entry_status(entry, label: str) -> ImageStatus:
-    if entry.state == SENT:
-        warned = entry.last_status not in (None, 0)
-        state, message = (WARNING, entry.last_message) if warned else (SENT, "")
-        if warned and not message:
-            message = f"status 0x{entry.last_status:04X}"
-    else:
-        state, message = entry.state, entry.last_message
-    return ImageStatus(label, entry.destination_name, state, message, entry.id)
-
-
-def _run_errors(summary) -> list[str]:
-    errors = []
-    for run in summary.destinations.values():
-        if run.error:
-            errors.append(f"{run.name} ({run.address}): {run.error}")
-        elif run.failures:
-            errors.append(f"{run.name} ({run.address}): {run.failures[0].reason}")
-    return errors
-
-
-def send_layers(
-    layers: Sequence,
-    meta,
-    ts_key: str,
-    destinations: Sequence,
-    network,
-    folder: Path,
-    progress_cb: Callable[[str, int, int], None] | None = None,
-) -> SendResult:
-    """Convert ``LayerSnapshot``s into images, queue them and send them (worker thread).
-
-    An empty ``ts_key`` encodes for each destination in its preferred syntax (one
-    encoding per syntax; the study and series are shared). A layer that cannot be
-    converted or encoded is a failed row for each destination; the others still go.
-    """
-    from datetime import datetime
-
-    from ..core.errors import Ezp2pError
-    from ..core.sc import complete_metadata
-    from ..core.transfer import transfer_syntax
-    from ..outbox import Outbox
-    from ..workflow import queue_images, send_queued
-
-    result = SendResult()
-    items = []
-    for layer in layers:
-        try:
-            image = layer.image()
-        except (Ezp2pError, ValueError) as error:
-            result.rows += [
-                ImageStatus(layer.name, d.name, FAILED, str(error)) for d in destinations
-            ]
-            continue
-        overrides = image.overrides
-        if not meta.series_description:
-            overrides["series_description"] = image.name
-        items.append((image.name, image.image, overrides))
-    if not items:
-        return result
-    try:
-        now = datetime.now()
-        meta = complete_metadata(meta, now)  # one study and series for every group
-        groups: dict[str, list] = {}
-        for destination in destinations:
-            key = ts_key or destination.transfer_syntax or FALLBACK_SYNTAX
-            groups.setdefault(key, []).append(destination)
-        labels: dict[int, str] = {}
-        with Outbox(folder) as outbox:
-            for key, group in groups.items():
-                queued = queue_images(items, meta, transfer_syntax(key), group, outbox, now)
-                refused = dict(queued.errors)  # layer names are unique in a viewer
-                ids = iter(queued.entry_ids)  # per image, then per destination
-                for label, _image, _overrides in items:
-                    if label in refused:
-                        result.rows += [
-                            ImageStatus(label, d.name, FAILED, refused[label]) for d in group
-                        ]
-                    else:
-                        labels.update((next(ids), label) for _ in group)
-            summary = send_queued(outbox, destinations, network, progress_cb)
-            result.errors = _run_errors(summary)
-            for entry_id, label in labels.items():
-                entry = outbox.get(entry_id)
-                if entry is not None:
-                    result.rows.append(_entry_status(entry, label))
-    except Ezp2pError as error:
-        result.errors.append(str(error))
-    return result
-
-
-def retry_failed(
-    folder: Path,
-    network,
-    labels: dict[int, str],
-    progress_cb: Callable[[str, int, int], None] | None = None,
-) -> SendResult:
-    """Make the outbox's failed (and waiting) entries due and send them (worker thread)."""
-    from ..core.errors import Ezp2pError
-    from ..outbox import FAILED as OUTBOX_FAILED
-    from ..outbox import QUEUED as OUTBOX_QUEUED
-    from ..outbox import Outbox
-    from ..workflow import send_queued
-
-    result = SendResult()
-    try:
-        with Outbox(folder) as outbox:
-            waiting = outbox.list([OUTBOX_FAILED, OUTBOX_QUEUED])
-            if not waiting:
-                return result
-            outbox.retry([entry.id for entry in waiting])
-            destinations = {entry.destination_name: entry.destination for entry in waiting}
-            summary = send_queued(outbox, list(destinations.values()), network, progress_cb)
-            result.errors = _run_errors(summary)
-            for entry in waiting:
-                entry = outbox.get(entry.id) or entry
-                label = labels.get(entry.id) or entry.series_description or entry.sop_instance_uid
-                result.rows.append(_entry_status(entry, label))
-    except Ezp2pError as error:
-        result.errors.append(str(error))
-    return result
+#: The transfer syntax combo's first choice: let the job choose (see jobs.inputs.SyntaxChoice).
+AS_PREFERRED = "as the source is, or as the destinations prefer"
+SENDING = "sending"
 
 
 class SendWidget(QWidget):
@@ -212,9 +56,7 @@ class SendWidget(QWidget):
         self.session = session_for(napari_viewer)
         self.worker = None
         self.config = None
-        self._progress: progress | None = None
-        self._progress_counts: dict[str, tuple[int, int]] = {}  # per destination
-        self._redraw_progress = Unnested(self._draw_progress)
+        self._progress: SendProgress | None = None
         self._labels: dict[int, str] = {}  # outbox entry id -> layer name
         self._syncing = False
 
@@ -385,88 +227,47 @@ class SendWidget(QWidget):
         self.send_button.setEnabled(not busy)
         self.retry_button.setEnabled(not busy)
 
-    def _resolve(self) -> list | None:
-        from ..config import resolve_destination
-        from ..core.errors import Ezp2pError
-
-        if self.config is None:
-            show_error(f"Cannot send: {self.destination_hint.text()}")
-            return None
-        names = self.checked_destinations()
-        try:
-            return [resolve_destination(self.config, name) for name in names or [None]]
-        except Ezp2pError as error:
-            show_error(f"Cannot send: {error}")
-            return None
-
     def send(self) -> None:
-        """Queue the checked layers for the checked destinations and send them."""
-        from .._napari.session import LayerSnapshot
-
+        """Send the checked layers to the checked destinations."""
         self.reload_destinations()
         layers = self.checked_layers()
         if not layers:
             show_error("Nothing to send: check at least one image layer.")
             return
-        destinations = self._resolve()
-        if destinations is None:
+        if self.config is None:
+            show_error(f"Cannot send: {self.destination_hint.text()}")
             return
-        self._show_rows(
-            [ImageStatus(layer.name, d.name, SENDING) for layer in layers for d in destinations]
-        )
-        worker = thread_worker(send_layers)(
-            [LayerSnapshot.of(layer) for layer in layers],
+        names = tuple(self.checked_destinations())
+        shown = names or ("default destination",)
+        self._show_rows([Row(layer.name, name, SENDING) for layer in layers for name in shown])
+        job = LayerSend(
+            tuple(LayerSnapshot.of(layer) for layer in layers),
             self.session.metadata,
+            names,
             self.ts_combo.currentData() or "",
-            destinations,
-            self.config.network,
-            outbox_folder(self.config),
-            self.progressed.emit,
         )
-        self._start(worker, "Sending to PACS", [])
+        self._start(send_layers, job, what="Sending to PACS")
 
     def retry(self) -> None:
         """Send again the outbox's failed entries (each to its own destination)."""
-        self.reload_destinations()
-        if self.config is None:
-            show_error(f"Cannot retry: {self.destination_hint.text()}")
-            return
-        worker = thread_worker(retry_failed)(
-            outbox_folder(self.config),
-            self.config.network,
-            dict(self._labels),
-            self.progressed.emit,
-        )
-        self._start(worker, "Retrying the outbox", [])
+        self._start(retry_layers, dict(self._labels), what="Retrying the outbox")
 
-    def _start(self, worker, description: str, extra_rows: list[ImageStatus]) -> None:
-        self.worker = worker
+    def _start(self, func, argument, *, what: str) -> None:
         self._busy(True)
-        self._progress_counts = {}
-        self._progress = progress(total=0, desc=description)
-        worker.returned.connect(lambda result: self._report(result, extra_rows))
-        worker.errored.connect(self._on_error)
-        worker.finished.connect(self._on_finished)
-        worker.start()
+        self._progress = SendProgress(what)
+        self.worker = run_in_thread(
+            func,
+            argument,
+            self.progressed.emit,
+            what=what,
+            on_done=self._report,
+            owner=self,
+        )
+        self.worker.finished.connect(self._on_finished)
 
     def _on_progress(self, name: str, done: int, total: int) -> None:
-        if self._progress is None:
-            return
-        self._progress_counts[name] = (done, total)
-        self._redraw_progress()
-
-    def _draw_progress(self) -> None:
-        if self._progress is None:
-            return
-        counts = self._progress_counts.values()
-        total, done = sum(t for _, t in counts), sum(d for d, _ in counts)
-        if total != self._progress.total:
-            self._progress.total = total
-            self._progress.set_description(f"Sending to {', '.join(self._progress_counts)}")
-        self._progress.update(done - self._progress.n)  # emits napari's value event
-
-    def _on_error(self, error: Exception) -> None:  # a bug: the worker catches our errors
-        show_error(f"Sending failed: {type(error).__name__}: {error}")
+        if self._progress is not None:
+            self._progress.update(name, done, total)
 
     def _on_finished(self) -> None:
         if self._progress is not None:
@@ -476,34 +277,17 @@ class SendWidget(QWidget):
 
     # -- results --------------------------------------------------------------------
 
-    def _report(self, result: SendResult, extra_rows: Sequence[ImageStatus] = ()) -> None:
-        rows = [*extra_rows, *result.rows]
-        for row in rows:
+    def _report(self, report: SendReport) -> None:
+        for row in report.rows:
             if row.entry_id is not None:
                 self._labels[row.entry_id] = row.label
-        self._show_rows(rows)
-        sent = [row for row in rows if row.state in (SENT, WARNING)]
-        warned = [row for row in sent if row.state == WARNING]
-        failed = [row for row in rows if row.state not in (SENT, WARNING)]
-        if not rows and not result.errors:
-            show_info("Nothing was waiting in the outbox.")
-            return
-        if failed or result.errors:
-            reasons = list(result.errors)
-            for row in failed:
-                if row.message and not any(row.message in reason for reason in reasons):
-                    reasons.append(f"{row.label}: {row.message}")
-            kept = sum(row.entry_id is not None for row in failed)
-            message = f"{len(failed)} of {len(rows)} images not sent"
-            if kept:
-                message += f" ({kept} kept in the outbox: use Retry failed)"
-            show_error(f"{message}: {'; '.join(reasons) or 'see the Send dock'}")
-            return
-        targets = sorted({row.destination for row in sent})
-        note = f", {len(warned)} with warnings: {warned[0].message}" if warned else ""
-        show_info(f"Sent {len(sent)} images to {', '.join(targets)}{note}")
+        self._show_rows(report.rows)
+        if report.ok:
+            show_info(report.headline())
+        else:
+            show_error(report.headline())
 
-    def _show_rows(self, rows: Sequence[ImageStatus]) -> None:
+    def _show_rows(self, rows: Sequence[Row]) -> None:
         self.status_table.setRowCount(len(rows))
         for number, row in enumerate(rows):
             values = (row.label, row.destination, row.state, row.message)

@@ -42,7 +42,7 @@ from rle.utils import encode_pixel_data as rle_encode
 
 from .errors import ConversionError
 from .image import SourceImage
-from .transfer import TransferSyntax
+from .transfer import TransferSyntax, transfer_syntax
 
 JPEG_QUALITY = 90
 JPEG_LS_NEAR = 2
@@ -318,6 +318,16 @@ def jpeg_header(stream: bytes) -> JpegHeader | None:
     if sof is None:
         return None
     return JpegHeader(*sof, adobe_transform=adobe, scan=scan)
+
+
+def jpeg_syntax_as_it_is(image: SourceImage) -> TransferSyntax | None:
+    """The JPEG syntax that carries ``image.jpeg_bitstream`` unchanged (Baseline for a
+    baseline stream, Extended for an extended one), or None when it has none to carry."""
+    for key in _SOF_PASSTHROUGH:
+        ts = transfer_syntax(key)
+        if _passthrough(image, ts) is not None:
+            return ts
+    return None
 
 
 def _passthrough(image: SourceImage, ts: TransferSyntax) -> str | None:

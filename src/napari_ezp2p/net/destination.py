@@ -48,7 +48,8 @@ class Destination:
 
     ``transfer_syntax`` is the preferred key (e.g. "jpeg-ls"); empty means send the
     objects as they are encoded. ``associations`` is how many associations a transfer
-    to it may use at once (for a PACS that stores in parallel).
+    to it may use at once (for a PACS that stores in parallel). ``kind`` names the
+    transport the outbox sends to it by (``net.transports``): "dimse".
     """
 
     name: str
@@ -59,6 +60,7 @@ class Destination:
     transfer_syntax: str = ""
     max_pdu: int = DEFAULT_MAX_PDU
     associations: int = 1
+    kind: str = "dimse"
 
     def __post_init__(self) -> None:
         check_ae_title(self.ae_title)

@@ -20,8 +20,8 @@ from .runner import (
     RunSummary,
     Sender,
     SenderProgress,
+    Senders,
     SendOutcome,
-    scu_sender,
     send_due,
 )
 
@@ -41,9 +41,9 @@ __all__ = [
     "RunSummary",
     "SendOutcome",
     "Sender",
+    "Senders",
     "SenderProgress",
     "backoff_delay",
     "default_outbox_folder",
-    "scu_sender",
     "send_due",
 ]

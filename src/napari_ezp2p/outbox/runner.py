@@ -1,8 +1,9 @@
-"""Drain the outbox: send what is due, one association per destination, and record it.
+"""Drain the outbox: send what is due, one transfer per destination, and record it.
 
-The runner knows nothing of DICOM networking: it calls a :class:`Sender`, "send these
-Part 10 files to this destination, tell me what became of each instance", such as
-:func:`scu_sender` around :func:`napari_ezp2p.net.scu.store`.
+The runner knows nothing of networking: for each destination it asks ``senders`` for
+the :class:`Sender` of that destination's kind ("send these Part 10 files to this
+destination, tell me what became of each instance"); :func:`napari_ezp2p.net.transports.senders`
+gives the real ones (DIMSE C-STORE today).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import datetime
 from typing import Protocol
 
 from ..core.errors import Ezp2pError
-from ..net.destination import Destination, NetworkSettings
+from ..net.destination import Destination
 from .queue import Claim, Entry, Outbox
 
 log = logging.getLogger(__name__)
@@ -142,22 +143,28 @@ class RunSummary:
         return all(run.ok for run in self.destinations.values())
 
 
+#: The sender for a destination: the one of its kind.
+Senders = Callable[[Destination], Sender]
+
+
 def send_due(
     outbox: Outbox,
-    send: Sender,
+    senders: Senders,
     *,
     destinations: Iterable[str] | None = None,
     progress: RunProgress | None = None,
     now: float | datetime | None = None,
     max_workers: int = 4,
 ) -> RunSummary:
-    """Send every due row, one association per destination, destinations in parallel.
+    """Send every due row, one transfer per destination, destinations in parallel.
 
     First takes back rows a dead process left ``sending`` (:meth:`Outbox.recover`).
-    Each destination's rows are claimed (``sending``), handed to ``send`` in id order,
+    Each destination's rows are claimed (``sending``), handed in id order to the
+    sender ``senders`` gives for that destination,
     then marked ``sent`` (success or warning, with the status), ``failed`` (with the
     status and a backoff) or, when never offered, ``queued`` again with the reason.
-    An exception from ``send`` fails the whole batch with its message. Files stay.
+    An exception from the sender (or from ``senders``: an unknown kind) fails the
+    whole batch with its message. Files stay.
     """
     summary = RunSummary(recovered=outbox.recover())  # leases run on the real clock
     batches: dict[str, dict[str, list[Entry]]] = {}
@@ -171,7 +178,7 @@ def send_due(
         groups = list(batches[name].values())
         result = DestinationRun(name, groups[0][0].address)
         for entries in groups:
-            _send_batch(outbox, send, entries, result, progress, now)
+            _send_batch(outbox, senders, entries, result, progress, now)
         return result
 
     names = sorted(batches)
@@ -186,7 +193,7 @@ def send_due(
 
 def _send_batch(
     outbox: Outbox,
-    send: Sender,
+    senders: Senders,
     entries: list[Entry],
     result: DestinationRun,
     progress: RunProgress | None,
@@ -225,8 +232,9 @@ def _send_batch(
 
         report(0, len(batch))
         try:
+            destination = batch[0].destination
             with _Heartbeat(outbox, claim):
-                outcomes = list(send(batch, batch[0].destination, progress=report))
+                outcomes = list(senders(destination)(batch, destination, progress=report))
             if not stored and outcomes and all(o.category == NOT_SENT for o in outcomes):
                 # Nothing was offered at all (no association): a failed attempt, not a skip.
                 raise _NothingSent(_strip_not_sent(outcomes[0].message))
@@ -346,29 +354,3 @@ class _Heartbeat:
     def __exit__(self, *exc_info: object) -> None:
         self._stop.set()
         self._thread.join()
-
-
-def scu_sender(settings: NetworkSettings | None = None) -> Sender:
-    """A :class:`Sender` that is :func:`napari_ezp2p.net.scu.store` with ``settings``.
-
-    ``store`` reports a failed association as every object "not sent"; the runner counts
-    that as a failed attempt of the whole batch (with ``store``'s message).
-    """
-    from ..net.scu import StoreFile, StoreProgress, store
-
-    network = settings or NetworkSettings()
-
-    def send(
-        entries: Sequence[Entry],
-        destination: Destination,
-        *,
-        progress: SenderProgress | None = None,
-    ) -> Iterable[Outcome]:
-        def tell(update: StoreProgress) -> None:
-            if progress is not None and update.outcome is not None:
-                progress(update.done, update.total, update.outcome)
-
-        files = [StoreFile(e.path, e.sop_class_uid, e.sop_instance_uid) for e in entries]
-        return store(files, destination, network, progress=tell).outcomes
-
-    return send

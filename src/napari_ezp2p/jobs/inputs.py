@@ -1,0 +1,117 @@
+"""What a send or a convert takes: files found in folders, and the object each becomes.
+
+An image is encoded once, in one transfer syntax chosen by :class:`SyntaxChoice`, and
+that one object (one SOP Instance UID) goes to every destination.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from pydicom import Dataset
+from pydicom.misc import is_dicom
+
+from ..capture.pdf import is_pdf_file, read_pdf
+from ..capture.video import is_video_file, read_video
+from ..core.image import SourceImage
+from ..core.imageio import is_supported_image, read_image
+from ..core.metadata import Metadata
+from ..core.pdf import build_encapsulated_pdf
+from ..core.pixels import jpeg_syntax_as_it_is
+from ..core.sc import build_sc
+from ..core.transfer import TransferSyntax, transfer_syntax
+from ..net.destination import Destination
+
+#: The syntax of an image when nothing else is asked for: every peer takes it.
+PLAIN_SYNTAX = "explicit-le"
+
+
+def is_dicom_file(path: Path) -> bool:
+    """A Part 10 file: 128-byte preamble then ``DICM``."""
+    try:
+        return is_dicom(path)
+    except OSError:
+        return False
+
+
+def is_input_file(path: Path) -> bool:
+    """An image, DICOM, PDF or video file we can take (by its first bytes)."""
+    return (
+        is_supported_image(path) or is_dicom_file(path) or is_pdf_file(path) or is_video_file(path)
+    )
+
+
+def collect_inputs(paths: Iterable[Path]) -> list[Path]:
+    """Files as given, and the files we can take inside folders (sorted, recursive)."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found += [p for p in sorted(path.rglob("*")) if p.is_file() and is_input_file(p)]
+        else:
+            found.append(path)
+    return found
+
+
+@dataclass(frozen=True)
+class SyntaxChoice:
+    """How the images of one send or convert are encoded.
+
+    ``asked`` is the syntax the user chose for this job (``--ts``, the Send dock), which
+    every image gets. Without one, an image keeps what its source is: a JPEG goes as
+    JPEG (Baseline or Extended, as its frame header says), its bitstream unchanged;
+    anything else goes explicit VR little endian, or in the lossless compressed syntax
+    that every destination prefers. A destination's lossy preference never makes an
+    image lossy: the sender gives each destination its preferred syntax only when
+    reaching it loses nothing.
+    """
+
+    asked: TransferSyntax | None = None
+    preferred: TransferSyntax | None = None
+
+    @classmethod
+    def of(cls, asked: str | None, destinations: Sequence[Destination] = ()) -> SyntaxChoice:
+        """The choice for a job: ``asked`` is a syntax key or UID, or empty."""
+        if asked:
+            return cls(transfer_syntax(asked))
+        wanted = {destination.transfer_syntax for destination in destinations}
+        if len(wanted) == 1 and (key := wanted.pop()):
+            common = transfer_syntax(key)
+            if common.lossless and common.encapsulated:
+                return cls(preferred=common)
+        return cls()
+
+    def for_image(self, image: SourceImage) -> TransferSyntax:
+        """The syntax ``image`` is encoded in."""
+        if self.asked is not None:
+            return self.asked
+        return jpeg_syntax_as_it_is(image) or self.preferred or transfer_syntax(PLAIN_SYNTAX)
+
+
+def object_for_file(
+    path: Path, meta: Metadata, syntax: SyntaxChoice, number: int, now: datetime
+) -> Dataset | Path:
+    """What a file becomes: a DICOM file goes as it is (its path comes back), a PDF
+    becomes an Encapsulated PDF object, a video a multi-frame SC clip (Conversion Type
+    DV, with its frame time), an image a Secondary Capture object."""
+    if is_dicom_file(path):
+        return path
+    if is_pdf_file(path):
+        return build_encapsulated_pdf(
+            read_pdf(path), meta, document_title=path.stem, now=now, instance_number=number
+        )
+    if not is_supported_image(path) and is_video_file(path):
+        clip = read_video(path)
+        meta = dataclasses.replace(meta, frame_time_ms=clip.frame_time_ms)
+        return object_for_image(clip.image, meta, syntax, number, now)
+    return object_for_image(read_image(path), meta, syntax, number, now)
+
+
+def object_for_image(
+    image: SourceImage, meta: Metadata, syntax: SyntaxChoice, number: int, now: datetime
+) -> Dataset:
+    """The Secondary Capture object of ``image``, in the syntax ``syntax`` gives it."""
+    return build_sc(image, meta, syntax.for_image(image), instance_number=number, now=now)

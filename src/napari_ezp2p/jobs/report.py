@@ -1,0 +1,137 @@
+"""What a send or a retry did: one row per item and destination, rendered the same way
+by every face (the command's lines, the Send dock's table, the notifications)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..outbox import SENT, Entry, RunSummary
+
+WARNING = "warning"
+FAILED = "failed"
+#: States of a row whose instance the destination has.
+DELIVERED = (SENT, WARNING)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One item at one destination: ``state`` is an outbox state (queued, sending, sent,
+    failed), ``warning`` for one stored with a warning status, or ``failed`` for an item
+    that never became an object (then ``entry_id`` is None)."""
+
+    label: str
+    destination: str
+    state: str
+    message: str = ""
+    entry_id: int | None = None
+    sop_instance_uid: str = ""
+
+    @property
+    def delivered(self) -> bool:
+        return self.state in DELIVERED
+
+    @property
+    def kept(self) -> bool:
+        """Not delivered, but waiting in the outbox for a retry."""
+        return not self.delivered and self.entry_id is not None
+
+
+def row_of(entry: Entry, label: str) -> Row:
+    """The row of an outbox entry, shown under ``label`` (a file or layer name)."""
+    state, message = entry.state, entry.last_message
+    if entry.state == SENT:
+        warned = entry.last_status not in (None, 0)
+        state = WARNING if warned else SENT
+        if warned and not message:
+            message = f"status 0x{entry.last_status:04X}"
+        elif not warned:
+            message = ""
+    return Row(label, entry.destination_name, state, message, entry.id, entry.sop_instance_uid)
+
+
+@dataclass
+class SendReport:
+    """Everything one send (or retry) did.
+
+    ``rows``: one per item and destination. ``problems``: destination-wide reasons
+    (an association that could not be made, or was lost), each naming its destination
+    once. ``converted`` and ``passed_through`` count the objects queued.
+    """
+
+    rows: list[Row] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    converted: int = 0
+    passed_through: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and all(row.delivered for row in self.rows)
+
+    @property
+    def delivered(self) -> list[Row]:
+        return [row for row in self.rows if row.delivered]
+
+    @property
+    def undelivered(self) -> list[Row]:
+        return [row for row in self.rows if not row.delivered]
+
+    def add_run(self, summary: RunSummary) -> None:
+        """Take the destination-wide reasons of an outbox run."""
+        for run in summary.destinations.values():
+            if run.error:
+                self.problems.append(_naming(run.name, run.address, run.error))
+
+    def lines(self) -> list[str]:
+        """One line per destination: how many were sent, failed and kept."""
+        out = []
+        for name in dict.fromkeys(row.destination for row in self.rows):
+            rows = [row for row in self.rows if row.destination == name]
+            sent = [row for row in rows if row.delivered]
+            warned = sum(row.state == WARNING for row in sent)
+            line = f"{name}: {len(sent)} sent"
+            if warned:
+                line += f" ({warned} with warnings)"
+            failed = len(rows) - len(sent)
+            if failed:
+                kept = sum(row.kept for row in rows)
+                line += f", {failed} not sent"
+                if kept:
+                    line += f" ({kept} kept in the outbox)"
+            out.append(line)
+        return out
+
+    def reasons(self) -> list[str]:
+        """Why what was not sent was not: the problems, then each item's own reason
+        when the problems do not already say it."""
+        reasons = list(self.problems)
+        for row in self.undelivered:
+            if row.message and not any(row.message in reason for reason in reasons):
+                reasons.append(f"{row.label} to {row.destination}: {row.message}")
+        return reasons
+
+    def headline(self) -> str:
+        """One sentence for a notification."""
+        if not self.rows:
+            return "; ".join(self.problems) or "Nothing was waiting in the outbox."
+        if self.ok:
+            where = ", ".join(dict.fromkeys(row.destination for row in self.rows))
+            count = len({row.sop_instance_uid for row in self.rows})
+            text = f"Sent {count} image{'s' if count != 1 else ''} to {where}"
+            warned = [row for row in self.rows if row.state == WARNING]
+            if warned:
+                text += f", {len(warned)} with warnings: {warned[0].message}"
+            return text
+        failed = self.undelivered
+        text = f"{len(failed)} of {len(self.rows)} images not sent"
+        kept = sum(row.kept for row in failed)
+        if kept:
+            text += f" ({kept} kept in the outbox: use Retry failed)"
+        return f"{text}: {'; '.join(self.reasons()) or 'see the Send dock'}"
+
+
+def _naming(name: str, address: str, reason: str) -> str:
+    """``reason`` naming its destination once."""
+    if name in reason or address in reason:
+        return reason
+    where = name if name == address else f"{name} ({address})"
+    return f"{where}: {reason}"

@@ -1,0 +1,222 @@
+"""Send: items in, one object each into the outbox, the outbox drained, a report out.
+
+Every face (the ``ezp2p`` command, the Send dock, "Send layer to PACS", the Capture
+dock) calls :func:`send` or :func:`retry` and renders the :class:`SendReport`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from ..core.errors import Ezp2pError
+from ..core.image import SourceImage
+from ..core.metadata import Metadata
+from ..core.sc import complete_metadata
+from ..net.destination import Destination, NetworkSettings
+from ..net.transports import senders
+from ..outbox import FAILED, QUEUED, Outbox, OutboxError, send_due
+from ..outbox.queue import Written
+from ..outbox.runner import RunProgress
+from .inputs import SyntaxChoice, object_for_file, object_for_image
+from .report import Row, SendReport, row_of
+
+
+@dataclass(frozen=True)
+class SendItem:
+    """One thing to send, shown as ``label``.
+
+    A file (``path``: an image, video, PDF, or a DICOM file that goes as it is), or an
+    image in memory (``image``: a scanned page, a layer) with ``overrides``, Metadata
+    fields for it alone (its window, rescale, series description). ``load``, when set,
+    makes the item when the job runs, so that a layer's pixels are converted off the
+    event loop; what it raises fails that item alone.
+    """
+
+    label: str
+    path: Path | None = None
+    image: SourceImage | None = None
+    overrides: Mapping[str, object] = field(default_factory=dict)
+    load: Callable[[], SendItem] | None = None
+
+    @classmethod
+    def file(cls, path: str | Path) -> SendItem:
+        return cls(str(path), path=Path(path))
+
+
+#: The rows of the objects written so far are committed after this many objects, or
+#: this many seconds (files stay without rows, as orphans, no longer than that).
+QUEUE_BATCH = 200
+QUEUE_BATCH_SECONDS = 5.0
+
+
+def queue(
+    items: Iterable[SendItem],
+    meta: Metadata,
+    destinations: Sequence[Destination],
+    outbox: Outbox,
+    *,
+    syntax: SyntaxChoice | None = None,
+    now: datetime | None = None,
+) -> SendReport:
+    """Make each item one object of one series of one study, queued for every destination.
+
+    Each object is encoded once (one SOP Instance UID for every destination), in the
+    syntax ``syntax`` chooses, and its file written to the outbox before the next item
+    is read (memory holds one object). The rows go in together, one transaction per
+    ``QUEUE_BATCH`` objects or ``QUEUE_BATCH_SECONDS``, and for the rest before
+    returning, even when interrupted. An item that cannot be read or encoded is a
+    failed row per destination; the others still go.
+    """
+    if not destinations:
+        raise OutboxError("no destination to queue for")
+    now = now or datetime.now()
+    meta = complete_metadata(meta, now)
+    syntax = syntax or SyntaxChoice.of(None, destinations)
+    report = SendReport()
+    batch: list[tuple[str, bool, Written]] = []  # (label, passed through, file)
+    started = time.monotonic()
+
+    def failed(label: str, reason: str) -> None:
+        report.rows.extend(Row(label, d.name, FAILED, reason) for d in destinations)
+
+    def commit() -> None:
+        try:
+            ids = iter(outbox.insert([written for _, _, written in batch], destinations))
+        except Ezp2pError as error:
+            for label, _, _ in batch:
+                failed(label, str(error))
+        else:
+            for label, passed, written in batch:
+                uid = written.sop_instance_uid
+                report.rows.extend(
+                    Row(label, d.name, QUEUED, "", next(ids), uid) for d in destinations
+                )
+                report.passed_through += passed
+                report.converted += not passed
+        batch.clear()
+
+    try:
+        for number, item in enumerate(items, start=1):
+            try:
+                item = _loaded(item)
+                own = dataclasses.replace(meta, **item.overrides) if item.overrides else meta
+                if item.image is not None:
+                    made = object_for_image(item.image, own, syntax, number, now)
+                else:
+                    made = object_for_file(item.path, own, syntax, number, now)
+                batch.append((item.label, isinstance(made, Path), outbox.write(made)))
+            except Ezp2pError as error:
+                failed(item.label, str(error))
+                continue
+            finally:
+                made = None  # the object's file is written: let it go now
+            if len(batch) >= QUEUE_BATCH or time.monotonic() - started >= QUEUE_BATCH_SECONDS:
+                commit()
+                started = time.monotonic()
+    finally:
+        if batch:
+            commit()
+    return report
+
+
+def _loaded(item: SendItem) -> SendItem:
+    """The item itself, or what its ``load`` makes (a ValueError there is bad pixels)."""
+    if item.load is None:
+        return item
+    try:
+        return item.load()
+    except ValueError as error:
+        raise Ezp2pError(str(error)) from error
+
+
+def deliver(
+    outbox: Outbox,
+    report: SendReport,
+    destinations: Sequence[Destination],
+    network: NetworkSettings,
+    progress: RunProgress | None = None,
+) -> SendReport:
+    """Send what is due for ``destinations`` (each in parallel, on its own transport),
+    then bring the report's rows up to date from the outbox."""
+    names = [destination.name for destination in destinations]
+    summary = send_due(outbox, senders(network), destinations=names, progress=progress)
+    report.add_run(summary)
+    report.rows = [_refreshed(outbox, row) for row in report.rows]
+    return report
+
+
+def _refreshed(outbox: Outbox, row: Row) -> Row:
+    entry = outbox.get(row.entry_id) if row.entry_id is not None else None
+    return row if entry is None else row_of(entry, row.label)
+
+
+def send(
+    items: Iterable[SendItem],
+    meta: Metadata,
+    destinations: Sequence[Destination],
+    *,
+    network: NetworkSettings,
+    outbox_folder: str | Path,
+    syntax: SyntaxChoice | None = None,
+    progress: RunProgress | None = None,
+    on_queued: Callable[[SendReport], None] | None = None,
+    now: datetime | None = None,
+) -> SendReport:
+    """Queue ``items`` (see :func:`queue`) and send them; ``on_queued`` sees the report
+    once everything is in the outbox, before the first byte is sent."""
+    with Outbox(outbox_folder) as outbox:
+        report = queue(items, meta, destinations, outbox, syntax=syntax, now=now)
+        if on_queued is not None:
+            on_queued(report)
+        return deliver(outbox, report, destinations, network, progress)
+
+
+def retry(
+    outbox_folder: str | Path,
+    network: NetworkSettings,
+    *,
+    entry_ids: Sequence[int] | None = None,
+    labels: Mapping[int, str] | None = None,
+    progress: RunProgress | None = None,
+) -> SendReport:
+    """Make the outbox's waiting entries (failed or queued, and those a process that
+    died left sending; only ``entry_ids`` when given) due now and send them, each to
+    the destination it was queued for.
+
+    Rows are shown under ``labels[entry id]``, else the series description or UID.
+    """
+    labels = labels or {}
+    with Outbox(outbox_folder) as outbox:
+        outbox.recover()  # what a process that died was sending waits again
+        waiting = [
+            entry
+            for entry in outbox.list([FAILED, QUEUED])
+            if entry_ids is None or entry.id in entry_ids
+        ]
+        report = SendReport()
+        if not waiting:
+            return report
+        outbox.retry([entry.id for entry in waiting])
+        for entry in waiting:
+            label = labels.get(entry.id) or entry.series_description or entry.sop_instance_uid
+            report.rows.append(row_of(entry, label))
+        destinations = {entry.destination_name: entry.destination for entry in waiting}
+        return deliver(outbox, report, list(destinations.values()), network, progress)
+
+
+def with_config_defaults(meta: Metadata, defaults: Metadata) -> Metadata:
+    """``meta`` with ``defaults`` (the config's, ``config.metadata_defaults``) in every
+    field it left as a plain :class:`Metadata` has it."""
+    plain = Metadata()
+    fill = {
+        f.name: getattr(defaults, f.name)
+        for f in dataclasses.fields(Metadata)
+        if getattr(meta, f.name) == getattr(plain, f.name)
+        and getattr(defaults, f.name) != getattr(plain, f.name)
+    }
+    return dataclasses.replace(meta, **fill) if fill else meta
