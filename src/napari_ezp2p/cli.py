@@ -541,7 +541,7 @@ def _destinations(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import logging
 
-    from .net.server import run_server
+    from .devpacs.server import run_server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     print(

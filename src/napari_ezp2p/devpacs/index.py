@@ -1,0 +1,178 @@
+"""The index of what the local PACS holds, and its Study Root answers.
+
+Kept in memory, rebuilt from the storage folder
+(``STORAGE/<StudyInstanceUID>/<SeriesInstanceUID>/<SOPInstanceUID>.dcm``) at start-up,
+and updated as objects are stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydicom import Dataset, dcmread
+from pydicom.errors import InvalidDicomError
+
+from .matching import answer_keys, element_values, new_element, query_text, value_matches
+
+logger = logging.getLogger(__name__)
+
+#: What the index keeps, per query level; each level also matches the ones above it.
+STUDY_KEYS = (
+    "StudyDate",
+    "StudyTime",
+    "AccessionNumber",
+    "PatientName",
+    "PatientID",
+    "IssuerOfPatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "PatientAge",
+    "StudyID",
+    "StudyInstanceUID",
+    "ReferringPhysicianName",
+    "StudyDescription",
+    "InstitutionName",
+)
+SERIES_KEYS = (
+    "SeriesInstanceUID",
+    "SeriesNumber",
+    "SeriesDate",
+    "SeriesTime",
+    "SeriesDescription",
+    "Modality",
+    "BodyPartExamined",
+    "StationName",
+)
+IMAGE_KEYS = ("SOPInstanceUID", "SOPClassUID", "InstanceNumber", "ContentDate", "ContentTime")
+_STUDY_COMPUTED = (
+    "ModalitiesInStudy",
+    "NumberOfStudyRelatedSeries",
+    "NumberOfStudyRelatedInstances",
+)
+_SERIES_COMPUTED = ("NumberOfSeriesRelatedInstances",)
+_COMMON = ("RetrieveAETitle", "InstanceAvailability")
+#: The spec lists Body Part Examined at study level: answer it there from the series.
+LEVEL_KEYS = {
+    "STUDY": frozenset(STUDY_KEYS + _STUDY_COMPUTED + _COMMON + ("BodyPartExamined",)),
+    "SERIES": frozenset(STUDY_KEYS + _STUDY_COMPUTED + SERIES_KEYS + _SERIES_COMPUTED + _COMMON),
+    "IMAGE": frozenset(
+        STUDY_KEYS + _STUDY_COMPUTED + SERIES_KEYS + _SERIES_COMPUTED + IMAGE_KEYS + _COMMON
+    ),
+}
+
+
+@dataclass
+class _Instance:
+    path: Path
+    attributes: dict[str, list[str]]
+
+
+def _record_of(ds: Dataset) -> dict[str, list[str]]:
+    record = {}
+    for keyword in (*STUDY_KEYS, *SERIES_KEYS, *IMAGE_KEYS):
+        elem = ds.get(keyword)
+        record[keyword] = element_values(elem) if elem is not None else []
+    return record
+
+
+class StoredIndex:
+    """The study/series/instance attributes of the objects under ``storage``."""
+
+    def __init__(self, storage: Path, ae_title: str) -> None:
+        self.storage = storage
+        self.ae_title = ae_title
+        self._instances: dict[str, _Instance] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._instances)
+
+    def rebuild(self) -> int:
+        """Read every ``*/*/*.dcm`` under storage (headers only); the number indexed."""
+        instances = {}
+        for path in sorted(self.storage.glob("*/*/*.dcm")):
+            try:
+                ds = dcmread(path, stop_before_pixels=True)
+                record = _record_of(ds)
+            except (InvalidDicomError, OSError, ValueError, KeyError) as error:
+                logger.warning("skipping %s: not a readable DICOM file (%s)", path, error)
+                continue
+            if record["SOPInstanceUID"]:
+                instances[record["SOPInstanceUID"][0]] = _Instance(path, record)
+        with self._lock:
+            self._instances = instances
+        return len(instances)
+
+    def add(self, path: Path, ds: Dataset) -> None:
+        record = _record_of(ds)
+        with self._lock:
+            self._instances[record["SOPInstanceUID"][0]] = _Instance(path, record)
+
+    def records(self, level: str) -> list[dict[str, list[str]]]:
+        """One attribute record per study, series or instance, with computed keys."""
+        with self._lock:
+            instances = [inst.attributes for inst in self._instances.values()]
+        series: dict[str, list[dict[str, list[str]]]] = {}
+        for inst in instances:
+            series.setdefault(_first(inst, "SeriesInstanceUID"), []).append(inst)
+        studies: dict[str, list[list[dict[str, list[str]]]]] = {}
+        for members in series.values():
+            studies.setdefault(_first(members[0], "StudyInstanceUID"), []).append(members)
+
+        common = {"RetrieveAETitle": [self.ae_title], "InstanceAvailability": ["ONLINE"]}
+        out = []
+        for study_series in studies.values():
+            study_instances = [inst for members in study_series for inst in members]
+            modalities = sorted({m for inst in study_instances for m in inst["Modality"]})
+            body_parts = sorted({b for inst in study_instances for b in inst["BodyPartExamined"]})
+            study = {
+                **{key: study_series[0][0][key] for key in STUDY_KEYS},
+                "ModalitiesInStudy": modalities,
+                "NumberOfStudyRelatedSeries": [str(len(study_series))],
+                "NumberOfStudyRelatedInstances": [str(len(study_instances))],
+                **common,
+            }
+            if level == "STUDY":
+                out.append({**study, "BodyPartExamined": body_parts})
+                continue
+            for members in study_series:
+                series_record = {
+                    **study,
+                    **{key: members[0][key] for key in SERIES_KEYS},
+                    "NumberOfSeriesRelatedInstances": [str(len(members))],
+                }
+                if level == "SERIES":
+                    out.append(series_record)
+                    continue
+                for inst in members:
+                    out.append({**series_record, **{key: inst[key] for key in IMAGE_KEYS}})
+        return out
+
+    def answers(self, query: Dataset, level: str) -> Iterator[Dataset]:
+        """The answers to a Study Root query at ``level`` (one of LEVEL_KEYS)."""
+        known = LEVEL_KEYS[level]
+        keys = answer_keys(query)
+        for record in self.records(level):
+            if not all(
+                keyword not in known
+                or value_matches(vr, query_text(query[tag]), record.get(keyword, []))
+                for tag, keyword, vr in keys
+                if keyword != "QueryRetrieveLevel"
+            ):
+                continue
+            answer = Dataset()
+            for tag, keyword, vr in keys:
+                if keyword == "QueryRetrieveLevel":
+                    answer.QueryRetrieveLevel = level
+                else:
+                    answer.add(new_element(tag, vr, record.get(keyword, [])))
+            yield answer
+
+
+def _first(record: dict[str, list[str]], keyword: str) -> str:
+    values = record.get(keyword) or [""]
+    return values[0]

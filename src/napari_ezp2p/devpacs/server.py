@@ -1,0 +1,268 @@
+"""A small local PACS for trying things out: the server behind ``ezp2p serve``.
+
+It listens on 127.0.0.1 unless told otherwise and offers:
+
+- Verification (C-ECHO);
+- Storage (C-STORE) of every Secondary Capture class, Encapsulated PDF and every
+  storage class pynetdicom knows, in all twelve transfer syntaxes of core.transfer.
+  Each object is kept as a Part 10 file
+  ``STORAGE/<StudyInstanceUID>/<SeriesInstanceUID>/<SOPInstanceUID>.dcm`` (written
+  atomically; the same instance sent again replaces the file). The index the queries
+  use (``index``) is kept in memory and rebuilt from STORAGE at start-up;
+- Study Root Query/Retrieve FIND at STUDY, SERIES and IMAGE level over what it holds;
+- Modality Worklist FIND over the items of a JSON worklist file (optional; its format
+  in ``worklist``).
+
+Both FIND services match as ``matching`` says. Answers hold the requested keys only,
+plus Specific Character Set ISO_IR 192 (UTF-8), as pending responses followed by success.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from pydicom import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pynetdicom import AE, StoragePresentationContexts, evt
+from pynetdicom.dsutils import encode_file_meta
+from pynetdicom.sop_class import (
+    ModalityWorklistInformationFind,
+    StudyRootQueryRetrieveInformationModelFind,
+    Verification,
+)
+
+from ..core.files import atomic_file
+from ..core.identity import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
+from ..core.transfer import TRANSFER_SYNTAXES
+from ..net.destination import DEFAULT_MAX_PDU, check_ae_title
+from .errors import ServerError
+from .index import LEVEL_KEYS, StoredIndex
+from .worklist import Worklist, worklist_answers
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SERVER_AE_TITLE = "EZP2P-PACS"
+RESPONSE_CHARSET = "ISO_IR 192"
+
+#: Secondary Capture (single-frame and the multi-frame family) and Encapsulated PDF.
+OUR_STORAGE_CLASSES = (
+    "1.2.840.10008.5.1.4.1.1.7",
+    "1.2.840.10008.5.1.4.1.1.7.1",
+    "1.2.840.10008.5.1.4.1.1.7.2",
+    "1.2.840.10008.5.1.4.1.1.7.3",
+    "1.2.840.10008.5.1.4.1.1.7.4",
+    "1.2.840.10008.5.1.4.1.1.104.1",
+)
+_UNCOMPRESSED = [ImplicitVRLittleEndian, ExplicitVRLittleEndian, ExplicitVRBigEndian]
+_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+
+# Status codes (PS3.4 annexes B and C, PS3.7 annex C).
+SUCCESS = 0x0000
+PENDING = 0xFF00
+CANCEL = 0xFE00
+STORE_CANNOT_UNDERSTAND = 0xC000
+STORE_OUT_OF_RESOURCES = 0xA700
+FIND_IDENTIFIER_MISMATCH = 0xA900
+FIND_UNABLE_TO_PROCESS = 0xC000
+
+
+class LocalPacs:
+    """The state and event handlers behind :func:`run_server`."""
+
+    def __init__(
+        self, storage: Path, ae_title: str = DEFAULT_SERVER_AE_TITLE, worklist: Path | None = None
+    ) -> None:
+        self.storage = storage
+        self.ae_title = ae_title
+        try:
+            storage.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ServerError(f"storage {storage}: {error.strerror or error}") from None
+        self.index = StoredIndex(storage, ae_title)
+        self.index.rebuild()
+        self.worklist = Worklist(worklist) if worklist is not None else None
+
+    # -- handlers
+
+    def handlers(self) -> list:
+        return [
+            (evt.EVT_CONN_OPEN, _no_delay),
+            (evt.EVT_C_ECHO, lambda event: SUCCESS),
+            (evt.EVT_C_STORE, self.on_store),
+            (evt.EVT_C_FIND, self.on_find),
+        ]
+
+    def on_store(self, event) -> int | Dataset:
+        try:
+            ds = event.dataset
+            study = _check_uid("StudyInstanceUID", str(ds.get("StudyInstanceUID", "")))
+            series = _check_uid("SeriesInstanceUID", str(ds.get("SeriesInstanceUID", "")))
+            sop = _check_uid("SOPInstanceUID", str(ds.get("SOPInstanceUID", "")))
+        except (ValueError, KeyError, InvalidDicomError) as error:
+            logger.warning("refused an object from %s: %s", _peer(event), error)
+            return _status(STORE_CANNOT_UNDERSTAND, str(error))
+        path = self.storage / study / series / f"{sop}.dcm"
+        try:
+            _write_file(_part10(event), path)
+        except OSError as error:
+            logger.error("cannot store %s: %s", path, error)
+            return _status(STORE_OUT_OF_RESOURCES, f"cannot write: {error.strerror or error}")
+        self.index.add(path, ds)
+        logger.info(
+            "stored %s from %s (%s, %s)",
+            path.relative_to(self.storage),
+            _peer(event),
+            ds.get("Modality", ""),
+            event.context.transfer_syntax.name,
+        )
+        return SUCCESS
+
+    def on_find(self, event) -> Iterator[tuple[int | Dataset, Dataset | None]]:
+        model = event.request.AffectedSOPClassUID
+        try:
+            query = event.identifier
+        except Exception as error:  # noqa: BLE001 - any decoding failure is the peer's
+            yield _status(FIND_UNABLE_TO_PROCESS, f"cannot decode the identifier: {error}"), None
+            return
+        if model == ModalityWorklistInformationFind:
+            if self.worklist is None:
+                yield _status(FIND_UNABLE_TO_PROCESS, "this server has no worklist"), None
+                return
+            try:
+                answers = list(worklist_answers(query, self.worklist.items()))
+            except ServerError as error:
+                logger.error("%s", error)
+                yield _status(FIND_UNABLE_TO_PROCESS, str(error)[:1024]), None
+                return
+        else:
+            level = str(query.get("QueryRetrieveLevel", "")).strip().upper()
+            if level not in LEVEL_KEYS:
+                yield (
+                    _status(FIND_IDENTIFIER_MISMATCH, f"unsupported level {level!r}"),
+                    None,
+                )
+                return
+            answers = list(self.index.answers(query, level))
+        for answer in answers:
+            if event.is_cancelled:
+                yield CANCEL, None
+                return
+            answer.SpecificCharacterSet = RESPONSE_CHARSET
+            yield PENDING, answer
+        yield SUCCESS, None
+
+
+def _check_uid(name: str, value: str) -> str:
+    if not (0 < len(value) <= 64 and _UID.match(value)):
+        raise ValueError(f"{name} {value!r} is not a valid UID")
+    return value
+
+
+def _write_file(data: bytes, path: Path) -> None:
+    with atomic_file(path) as stream:
+        stream.write(data)
+
+
+def _part10(event) -> bytes:
+    """The received object as a Part 10 file, its bytes as sent: file meta from the
+    request (SOP class and instance, transfer syntax), written by us, from the peer."""
+    meta = event.file_meta
+    meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
+    meta.ImplementationVersionName = IMPLEMENTATION_VERSION_NAME
+    calling = event.assoc.requestor.ae_title.strip()
+    if calling:
+        meta.SourceApplicationEntityTitle = calling
+    return b"".join(
+        (b"\x00" * 128, b"DICM", encode_file_meta(meta), event.encoded_dataset(include_meta=False))
+    )
+
+
+def _status(code: int, comment: str) -> Dataset:
+    status = Dataset()
+    status.Status = code
+    status.ErrorComment = comment[:64]
+    return status
+
+
+def _peer(event) -> str:
+    requestor = event.assoc.requestor
+    return f"{requestor.ae_title}@{requestor.address}"
+
+
+def _no_delay(event) -> None:
+    """Nagle's algorithm costs ~40 ms per small message on loopback: turn it off."""
+    sock = getattr(getattr(event.assoc.dul, "socket", None), "socket", None)
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            logger.debug("could not set TCP_NODELAY", exc_info=True)
+
+
+def make_ae(ae_title: str = DEFAULT_SERVER_AE_TITLE, max_pdu: int = DEFAULT_MAX_PDU) -> AE:
+    """The server's application entity with all its presentation contexts."""
+    ae = AE(ae_title=check_ae_title(ae_title))
+    ae.implementation_class_uid = IMPLEMENTATION_CLASS_UID
+    ae.implementation_version_name = IMPLEMENTATION_VERSION_NAME
+    ae.maximum_pdu_size = max_pdu
+    syntaxes = [ts.uid for ts in TRANSFER_SYNTAXES]
+    storage = dict.fromkeys(
+        [*OUR_STORAGE_CLASSES, *(c.abstract_syntax for c in StoragePresentationContexts)]
+    )
+    for abstract in storage:
+        ae.add_supported_context(abstract, syntaxes)
+    ae.add_supported_context(Verification, _UNCOMPRESSED)
+    ae.add_supported_context(StudyRootQueryRetrieveInformationModelFind, _UNCOMPRESSED)
+    ae.add_supported_context(ModalityWorklistInformationFind, _UNCOMPRESSED)
+    return ae
+
+
+def run_server(
+    storage: str | os.PathLike[str],
+    port: int,
+    *,
+    host: str = "127.0.0.1",
+    ae_title: str = DEFAULT_SERVER_AE_TITLE,
+    worklist: str | os.PathLike[str] | None = None,
+    block: bool = True,
+    max_pdu: int = DEFAULT_MAX_PDU,
+):
+    """Start the local PACS on ``host:port`` storing into ``storage``.
+
+    With ``block=True`` serve until interrupted (Ctrl+C) and return None; otherwise
+    return the running pynetdicom server (``server.server_address`` has the port when
+    ``port`` is 0; stop it with ``server.shutdown()``). Raises ServerError when the
+    storage folder or the worklist file cannot be used or the port cannot be bound.
+    """
+    pacs = LocalPacs(Path(storage), ae_title, Path(worklist) if worklist is not None else None)
+    ae = make_ae(ae_title, max_pdu)
+    try:
+        server = ae.start_server((host, port), block=False, evt_handlers=pacs.handlers())
+    except OSError as error:
+        raise ServerError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    server.pacs = pacs  # for callers that want to look at what it holds
+    logger.info(
+        "%s listening on %s:%d, storing into %s (%d instances indexed)",
+        ae_title,
+        host,
+        server.server_address[1],
+        pacs.storage,
+        len(pacs.index),
+    )
+    if not block:
+        return server
+    try:
+        while True:
+            time.sleep(3600)  # the server runs in its thread; Ctrl+C ends the sleep
+    except KeyboardInterrupt:
+        logger.info("%s stopping", ae_title)
+    finally:
+        server.shutdown()
+    return None

@@ -1,0 +1,1 @@
+"""Tests of napari_ezp2p.devpacs: the local PACS over real associations."""
