@@ -26,8 +26,7 @@ from .core.pdf import build_encapsulated_pdf
 from .core.sc import build_sc, complete_metadata
 from .core.transfer import TransferSyntax
 from .net.destination import Destination, NetworkSettings
-from .outbox import Outbox, OutboxError, RunSummary, scu_sender, send_due
-from .outbox.queue import Written
+from .outbox import Outbox, OutboxError, RunSummary, Written, scu_sender, send_due
 from .outbox.runner import RunProgress
 
 

@@ -18,7 +18,8 @@ from typing import Protocol
 
 from ..core.errors import Ezp2pError
 from ..net.destination import Destination, NetworkSettings
-from .queue import Claim, Entry, Outbox
+from .database import Claim, Entry
+from .queue import Outbox
 
 log = logging.getLogger(__name__)
 
