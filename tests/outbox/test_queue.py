@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pydicom
@@ -27,8 +24,7 @@ from napari_ezp2p.outbox import (
     backoff_delay,
     default_outbox_folder,
 )
-from napari_ezp2p.outbox import queue as queue_module
-from napari_ezp2p.outbox.queue import pid_alive
+from napari_ezp2p.outbox.owners import HOST
 
 PACS = Destination("pacs", "PACS", "127.0.0.1", 11112)
 ARCHIVE = Destination("archive", "ARCHIVE", "127.0.0.1", 11113, tls=TlsSettings(ca_file="ca.pem"))
@@ -217,7 +213,7 @@ def test_recover_takes_back_dead_and_stale_claims(tmp_path, monkeypatch):
     with Outbox(tmp_path, stale_after=600) as outbox:
         ids = outbox.add(make_datasets(3), [PACS], now=now)
         claims = [outbox.claim([entry_id], now=now) for entry_id in ids]
-        host = queue_module._HOST
+        host = HOST
         dead_pid = 2**22 + 12345  # above any Linux pid_max default: never a live process
         outbox._db.execute(
             "UPDATE entries SET owner = ? WHERE id = ?", (f"{host}:{dead_pid}:x", ids[0])
@@ -228,6 +224,18 @@ def test_recover_takes_back_dead_and_stale_claims(tmp_path, monkeypatch):
         assert {e.state for e in outbox.list()} == {QUEUED}
         assert "ended or went silent" in outbox.get(ids[0]).last_message
         assert claims[2].ids == [ids[2]]
+
+
+def test_recover_takes_back_a_claim_whose_pid_another_process_has_now(tmp_path):
+    with Outbox(tmp_path) as outbox:
+        ids = outbox.add(make_datasets(2), [PACS])
+        claim = outbox.claim(ids)
+        host, pid, token = claim.owner.rsplit(":", 2)
+        started = float(token.partition("-")[0])
+        reused = f"{host}:{pid}:{started - 3600:.2f}-{token.partition('-')[2]}"
+        outbox._db.execute("UPDATE entries SET owner = ? WHERE id = ?", (reused, ids[0]))
+        assert outbox.recover() == [ids[0]]  # our pid, but not the process that claimed it
+        assert [e.state for e in outbox.list()] == [QUEUED, SENDING]
 
 
 def test_recover_removes_only_old_orphans(tmp_path):
@@ -260,62 +268,6 @@ def test_purge_by_age_and_state(tmp_path):
         assert outbox.purge(states=[SENDING]) == 0
         assert outbox.purge(states=[FAILED]) == 1
         assert [e.id for e in outbox.list()] == [ids[1]]
-
-
-def test_pid_alive():
-    assert pid_alive(os.getpid())
-    assert not pid_alive(0)
-    assert not pid_alive(2**22 + 12345)
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc zombies are Linux")
-def test_a_killed_but_unreaped_process_counts_as_ended():
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    try:
-        stat = Path(f"/proc/{child.pid}/stat")
-        deadline = time.monotonic() + 10
-        while stat.read_text().rpartition(")")[2].split()[0] != "Z":
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
-        assert not pid_alive(child.pid)
-    finally:
-        child.wait()
-
-
-def test_a_part10_file_is_copied_byte_for_byte_reading_only_its_header(tmp_path, monkeypatch):
-    ds = make_datasets(1)[0]
-    source = tmp_path / "in.dcm"
-    ds.save_as(source, enforce_file_format=True)
-    with source.open("ab") as stream:  # trailing padding pydicom would not write back
-        stream.write(b"\xfc\xff\xfc\xff\x4f\x42\x00\x00\x02\x00\x00\x00\x00\x00")
-    read = queue_module.dcmread
-
-    def header_only(path, *args, **kwargs):
-        assert kwargs.get("stop_before_pixels"), "the whole file was decoded"
-        return read(path, *args, **kwargs)
-
-    monkeypatch.setattr(queue_module, "dcmread", header_only)
-    monkeypatch.setattr(queue_module, "write_atomically", None)  # not re-encoded
-    with Outbox(tmp_path / "box") as outbox:
-        (entry_id,) = outbox.add([source], [PACS])
-        entry = outbox.get(entry_id)
-        assert entry.path.read_bytes() == source.read_bytes()
-        assert (entry.sop_instance_uid, entry.patient_name) == (ds.SOPInstanceUID, "DOE^JANE")
-        assert not list(entry.path.parent.glob("*.part"))
-
-
-def test_a_file_whose_meta_disagrees_is_rewritten(tmp_path):
-    ds = make_datasets(1)[0]
-    ds.save_as(tmp_path / "in.dcm", enforce_file_format=True)
-    raw = (tmp_path / "in.dcm").read_bytes()
-    meta_uid = ds.file_meta.MediaStorageSOPInstanceUID.encode()
-    other = meta_uid[:-1] + (b"8" if meta_uid[-1:] != b"8" else b"7")
-    (tmp_path / "in.dcm").write_bytes(raw.replace(meta_uid, other, 1))  # meta only
-    with Outbox(tmp_path / "box") as outbox:
-        (entry_id,) = outbox.add([tmp_path / "in.dcm"], [PACS])
-        written = pydicom.dcmread(outbox.get(entry_id).path)
-        assert written.SOPInstanceUID == ds.SOPInstanceUID
-        assert written.file_meta.MediaStorageSOPInstanceUID == ds.SOPInstanceUID
 
 
 def test_write_then_insert_in_batches(tmp_path):

@@ -19,8 +19,7 @@ from ..core.metadata import Metadata
 from ..core.sc import complete_metadata
 from ..net.destination import Destination, NetworkSettings
 from ..net.transports import senders
-from ..outbox import FAILED, QUEUED, Outbox, OutboxError, send_due
-from ..outbox.queue import Written
+from ..outbox import FAILED, QUEUED, Outbox, OutboxError, Written, send_due
 from ..outbox.runner import RunProgress
 from .inputs import SyntaxChoice, object_for_file, object_for_image
 from .report import Row, SendReport, row_of

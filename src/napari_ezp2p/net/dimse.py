@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from ..outbox.queue import Entry
+from ..outbox import Entry
 from ..outbox.runner import Outcome, Sender, SenderProgress
 from .destination import Destination, NetworkSettings
 from .scu import StoreFile, StoreProgress, store

@@ -1,18 +1,8 @@
 """The outbox: a durable queue of DICOM instances for their destinations, and its runner."""
 
-from .queue import (
-    FAILED,
-    QUEUED,
-    SENDING,
-    SENT,
-    STATES,
-    Claim,
-    Entry,
-    Outbox,
-    OutboxError,
-    backoff_delay,
-    default_outbox_folder,
-)
+from .database import FAILED, QUEUED, SENDING, SENT, STATES, Claim, Entry, OutboxError
+from .files import Written
+from .queue import Outbox, backoff_delay, default_outbox_folder
 from .runner import (
     DestinationRun,
     Failure,
@@ -43,6 +33,7 @@ __all__ = [
     "Sender",
     "Senders",
     "SenderProgress",
+    "Written",
     "backoff_delay",
     "default_outbox_folder",
     "send_due",

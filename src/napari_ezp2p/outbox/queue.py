@@ -1,69 +1,62 @@
 """The outbox: a durable queue of DICOM instances waiting for a destination.
 
-One SQLite database (``outbox.sqlite3``, WAL, ``synchronous=FULL``) and one Part 10 file
-per instance under ``instances/<SOPInstanceUID>.dcm``. A row is one (instance,
-destination) pair; several destinations share the instance's file, and a retry sends
-that same file again, so the same UIDs.
+One SQLite database (:mod:`.database`) and one Part 10 file per instance under
+``instances/<SOPInstanceUID>.dcm`` (:mod:`.files`). A row is one (instance, destination)
+pair; several destinations share the instance's file, and a retry sends that same file
+again, so the same UIDs. Nothing is lost:
 
-Nothing is lost:
-
-* :meth:`Outbox.add` writes each file first (atomically: temporary file, fsync, rename;
-  a Part 10 file is copied byte for byte), then inserts every row in one transaction
-  (:meth:`Outbox.write` and :meth:`Outbox.insert` do the two steps for a caller that
-  writes many objects one at a time and inserts their rows in batches). A process that
-  dies in between leaves a file without a row: harmless, and :meth:`Outbox.recover`
-  deletes such orphans once they are older than ``ORPHAN_GRACE`` (the caller never got
-  an id for them, so nobody expects them sent; the grace period keeps a concurrent
-  ``add`` in another process safe).
-* Rows are committed with ``synchronous=FULL``, except the ``sent`` marks, which need
-  not wait for the disk (see :meth:`Outbox.mark_sent`): a power loss may send the last
-  few instances again, with the same UIDs.
-* Rows being sent are ``sending`` and carry their owner (``host:pid:claim``). A row
-  whose owner process on this host no longer runs, or whose owner has not been heard
-  of for ``stale_after`` seconds (another host, a reused pid), goes back to ``queued``
-  on the next :meth:`Outbox.recover`, which :func:`~.runner.send_due` calls first.
+* :meth:`Outbox.add` writes each file first (atomically), then inserts every row in one
+  transaction (:meth:`Outbox.write` and :meth:`Outbox.insert` do the two steps for a
+  caller that inserts rows in batches). A process that dies in between leaves a file
+  without a row: :meth:`Outbox.recover` deletes such orphans once older than
+  ``ORPHAN_GRACE`` (nobody got an id for them; the grace keeps a concurrent ``add`` safe).
+* Rows are committed with ``synchronous=FULL``, except the ``sent`` marks (see
+  :meth:`Outbox.mark_sent`): a power loss may send the last few again, with the same UIDs.
+* Rows being sent are ``sending`` and carry their owner (:mod:`.owners`). A row whose
+  owner process on this host no longer runs, or whose owner has not been heard of for
+  ``stale_after`` seconds (another host), goes back to ``queued`` on the next
+  :meth:`Outbox.recover`, which :func:`~.runner.send_due` calls first.
 * A file is removed only when no row of any destination refers to it any more.
 
-Two processes (the CLI and a napari session) can share an outbox: every write is one
-``BEGIN IMMEDIATE`` transaction and the connection waits for a busy database. Within a
-process one :class:`Outbox` may be used from several threads (its calls are serialised).
-The folder must be on a local disk: SQLite's WAL mode does not work over a network share.
+Two processes (the CLI and a napari session) can share an outbox; within a process one
+:class:`Outbox` may be used from several threads (its calls are serialised). The folder
+must be on a local disk: SQLite's WAL mode does not work over a network share.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import errno
-import json
 import os
 import random
-import re
-import shutil
-import socket
 import sqlite3
 import threading
 import time
-import uuid
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager, suppress
 from datetime import datetime
 from pathlib import Path
 
-from pydicom import Dataset, dcmread
+from pydicom import Dataset
 
-from ..core.convert import write_atomically
-from ..core.errors import Ezp2pError
-from ..core.files import atomic_file
-from ..net.destination import Destination, TlsSettings
+from ..net.destination import Destination
+from .database import (
+    COLUMNS,
+    FAILED,
+    QUEUED,
+    SENDING,
+    SENT,
+    STATES,
+    Claim,
+    Entry,
+    OutboxError,
+    chunks,
+    insert_row,
+    open_database,
+    row_filter,
+    transaction,
+)
+from .files import Written, instance_path, old_orphans, restore_file, sync_folder, write_file
+from .owners import new_owner, owner_gone
 
-QUEUED = "queued"
-SENDING = "sending"
-SENT = "sent"
-FAILED = "failed"
-STATES = (QUEUED, SENDING, SENT, FAILED)
-
-DATABASE_NAME = "outbox.sqlite3"
 INSTANCES_DIR = "instances"
 
 #: First retry delay, and the longest one, in seconds.
@@ -73,40 +66,6 @@ BACKOFF_CAP = 3600.0
 STALE_AFTER = 3600.0
 #: Files without a row are deleted by :meth:`Outbox.recover` once older than this.
 ORPHAN_GRACE = 3600.0
-
-_SCHEMA_VERSION = 1
-_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS entries (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    sop_instance_uid TEXT NOT NULL,
-    sop_class_uid TEXT NOT NULL DEFAULT '',
-    study_instance_uid TEXT NOT NULL DEFAULT '',
-    patient_name TEXT NOT NULL DEFAULT '',
-    patient_id TEXT NOT NULL DEFAULT '',
-    series_description TEXT NOT NULL DEFAULT '',
-    destination TEXT NOT NULL,
-    address TEXT NOT NULL,
-    destination_json TEXT NOT NULL,
-    file TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'failed')),
-    attempts INTEGER NOT NULL DEFAULT 0,
-    last_status INTEGER,
-    last_message TEXT NOT NULL DEFAULT '',
-    transfer_syntax TEXT NOT NULL DEFAULT '',
-    owner TEXT NOT NULL DEFAULT '',
-    created REAL NOT NULL,
-    updated REAL NOT NULL,
-    next_attempt REAL,
-    UNIQUE (sop_instance_uid, destination)
-);
-CREATE INDEX IF NOT EXISTS entries_due ON entries (state, next_attempt);
-CREATE INDEX IF NOT EXISTS entries_destination ON entries (destination, state);
-"""
-
-
-class OutboxError(Ezp2pError):
-    """An outbox that cannot be opened or an object it cannot hold (says which and why)."""
 
 
 def default_outbox_folder() -> Path:
@@ -143,64 +102,6 @@ def _timestamp(now: float | datetime | None) -> float:
     return float(now)
 
 
-def destination_to_json(destination: Destination) -> str:
-    return json.dumps(dataclasses.asdict(destination), sort_keys=True)
-
-
-def destination_from_json(text: str) -> Destination:
-    """The destination as it was queued (unknown keys from a newer version ignored)."""
-    data = json.loads(text)
-    tls = data.get("tls")
-    known = {f.name for f in dataclasses.fields(Destination)} - {"tls"}
-    kwargs = {key: value for key, value in data.items() if key in known}
-    if tls is not None:
-        tls_known = {f.name for f in dataclasses.fields(TlsSettings)}
-        tls = TlsSettings(**{key: value for key, value in tls.items() if key in tls_known})
-    return Destination(**kwargs, tls=tls)
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One row: an instance for one destination, and where it stands.
-
-    Times are seconds since the epoch (``time.time()``); ``next_attempt`` is when a
-    queued or failed row is due, ``None`` once sent.
-    """
-
-    id: int
-    sop_instance_uid: str
-    sop_class_uid: str
-    study_instance_uid: str
-    patient_name: str
-    patient_id: str
-    series_description: str
-    destination_name: str
-    address: str
-    destination_json: str
-    path: Path
-    state: str
-    attempts: int
-    last_status: int | None
-    last_message: str
-    transfer_syntax: str
-    owner: str
-    created: float
-    updated: float
-    next_attempt: float | None
-
-    @property
-    def destination(self) -> Destination:
-        """The destination as it was when queued: a retry does not depend on the config."""
-        return destination_from_json(self.destination_json)
-
-
-_COLUMNS = (
-    "id, sop_instance_uid, sop_class_uid, study_instance_uid, patient_name, patient_id, "
-    "series_description, destination, address, destination_json, file, state, attempts, "
-    "last_status, last_message, transfer_syntax, owner, created, updated, next_attempt"
-)
-
-
 class Outbox:
     """The durable queue in ``folder`` (created if need be). Use as a context manager.
 
@@ -221,69 +122,20 @@ class Outbox:
         self._lock = threading.RLock()
         try:
             self.instances.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                self.folder / DATABASE_NAME,
-                timeout=busy_timeout,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-        except (OSError, sqlite3.Error) as error:
+        except OSError as error:
             raise OutboxError(f"cannot open the outbox in {self.folder}: {error}") from error
-        try:
-            self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise OutboxError(
-                    f"the outbox in {self.folder} cannot use WAL mode ({mode}): "
-                    "is it on a network share? Choose a folder on a local disk"
-                )
-            self._db.execute("PRAGMA synchronous = FULL")
-            with self._write():
-                self._create_schema()
-        except BaseException:
-            self._db.close()
-            raise
+        self._db = open_database(self.folder, busy_timeout)
 
     # -- plumbing ---------------------------------------------------------------------
 
-    def _create_schema(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version > _SCHEMA_VERSION:
-            raise OutboxError(
-                f"the outbox in {self.folder} was made by a newer napari-ezp2p "
-                f"(schema {version}); upgrade to use it"
-            )
-        for statement in filter(str.strip, _SCHEMA.split(";")):
-            self._db.execute(statement)
-        self._db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
-
-    @contextmanager
-    def _write(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taken at once (``BEGIN IMMEDIATE``) so it cannot deadlock.
-
-        ``durable=False`` commits without fsync (``synchronous = NORMAL``): the change is
-        safe from the process dying (it is in the WAL, which the OS keeps) but not from a
-        power loss or OS crash before the next durable commit or checkpoint syncs the WAL.
-        """
-        with self._lock:
-            if not durable:
-                self._db.execute("PRAGMA synchronous = NORMAL")
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._db
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-            finally:
-                if not durable:
-                    self._db.execute("PRAGMA synchronous = FULL")
+    def _write(self, *, durable: bool = True) -> AbstractContextManager[sqlite3.Connection]:
+        """One write transaction (see :func:`~.database.transaction`)."""
+        return transaction(self._db, self._lock, durable=durable)
 
     def _select(self, where: str = "1", params: Sequence[object] = ()) -> list[Entry]:
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {_COLUMNS} FROM entries WHERE {where} ORDER BY id", params
+                f"SELECT {COLUMNS} FROM entries WHERE {where} ORDER BY id", params
             ).fetchall()
         return [self._entry(row) for row in rows]
 
@@ -304,9 +156,7 @@ class Outbox:
 
     def path_for(self, sop_instance_uid: str) -> Path:
         """Where the Part 10 file of this instance lives."""
-        if not _UID.match(sop_instance_uid) or len(sop_instance_uid) > 64:
-            raise OutboxError(f"SOP Instance UID {sop_instance_uid!r} is not a valid UID")
-        return self.instances / f"{sop_instance_uid}.dcm"
+        return instance_path(self.instances, sop_instance_uid)
 
     # -- adding -----------------------------------------------------------------------
 
@@ -340,24 +190,7 @@ class Outbox:
         :meth:`insert`: until then the file is an orphan that :meth:`recover` deletes
         after ``ORPHAN_GRACE``.
         """
-        source = None if isinstance(obj, Dataset) else Path(obj)
-        ds = obj if source is None else dcmread(source, stop_before_pixels=True)
-        uid = str(ds.get("SOPInstanceUID", ""))
-        if not uid:
-            raise OutboxError("an object without a SOP Instance UID cannot be queued")
-        path = self.path_for(uid)
-        if not path.exists():
-            self._write_file(obj, ds, path)
-        return Written(
-            uid,
-            str(ds.get("SOPClassUID", "")),
-            str(ds.get("StudyInstanceUID", "")),
-            str(ds.get("PatientName", "")),
-            str(ds.get("PatientID", "")),
-            str(ds.get("SeriesDescription", "")),
-            path,
-            source,
-        )
+        return write_file(obj, self.instances)
 
     def insert(
         self,
@@ -373,65 +206,21 @@ class Outbox:
             raise OutboxError("no destination to queue for")
         return self._insert([(None, w) for w in written], destinations, _timestamp(now))
 
-    def _write_file(self, obj: object, ds: Dataset, path: Path) -> None:
-        if isinstance(obj, Dataset):
-            write_atomically(obj, path)
-        elif _copyable(ds):
-            _copy_atomically(Path(obj), path)
-        else:
-            write_atomically(dcmread(obj), path)
-
     def _insert(
         self,
         written: Sequence[tuple[object, Written]],
         destinations: Sequence[Destination],
         stamp: float,
     ) -> list[int]:
-        _sync_folder(self.instances)  # the files' names are durable before their rows
+        sync_folder(self.instances)  # the files' names are durable before their rows
         ids: list[int] = []
         with self._write() as db:
             for obj, item in written:
                 if not item.path.exists():  # purged by another process since it was written
-                    source = obj if isinstance(obj, Dataset) else item.source
-                    if source is None:
-                        raise OutboxError(
-                            f"{item.sop_instance_uid}: its outbox file was removed meanwhile"
-                        )
-                    ds = source if isinstance(source, Dataset) else dcmread(source)
-                    self._write_file(source, ds, item.path)
-                for dest in destinations:
-                    ids.append(self._insert_row(db, item, dest, stamp))
+                    restore_file(item, obj if isinstance(obj, Dataset) else None)
+                file = item.path.relative_to(self.folder)
+                ids.extend(insert_row(db, item, dest, file, stamp) for dest in destinations)
         return ids
-
-    def _insert_row(
-        self, db: sqlite3.Connection, item: Written, dest: Destination, stamp: float
-    ) -> int:
-        db.execute(
-            "INSERT OR IGNORE INTO entries (sop_instance_uid, sop_class_uid, "
-            "study_instance_uid, patient_name, patient_id, series_description, destination, "
-            "address, destination_json, file, state, created, updated, next_attempt) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                item.sop_instance_uid,
-                item.sop_class_uid,
-                item.study_instance_uid,
-                item.patient_name,
-                item.patient_id,
-                item.series_description,
-                dest.name,
-                dest.address,
-                destination_to_json(dest),
-                item.path.relative_to(self.folder).as_posix(),
-                QUEUED,
-                stamp,
-                stamp,
-                stamp,
-            ),
-        )
-        return db.execute(
-            "SELECT id FROM entries WHERE sop_instance_uid = ? AND destination = ?",
-            (item.sop_instance_uid, dest.name),
-        ).fetchone()[0]
 
     # -- reading ----------------------------------------------------------------------
 
@@ -443,7 +232,7 @@ class Outbox:
         self, states: Iterable[str] | None = None, destination: str | None = None
     ) -> list[Entry]:
         """The rows in these states (all if ``None``), for one destination name or all."""
-        where, params = _filters(states, [destination] if destination else None)
+        where, params = row_filter(states, [destination] if destination else None)
         return self._select(where, params)
 
     def due(
@@ -452,7 +241,7 @@ class Outbox:
         destinations: Iterable[str] | None = None,
     ) -> list[Entry]:
         """Queued and failed rows whose next attempt has come, oldest first."""
-        where, params = _filters((QUEUED, FAILED), destinations)
+        where, params = row_filter((QUEUED, FAILED), destinations)
         return self._select(f"{where} AND next_attempt <= ?", [*params, _timestamp(now)])
 
     def summary(self) -> dict[str, dict[str, int]]:
@@ -476,10 +265,10 @@ class Outbox:
         this caller may send, in id order.
         """
         stamp = _timestamp(now)
-        owner = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        owner = new_owner()
         ids = list(entry_ids)
         with self._write() as db:
-            for chunk in _chunks(ids):
+            for chunk in chunks(ids):
                 marks = ",".join("?" * len(chunk))
                 db.execute(
                     "UPDATE entries SET state = ?, owner = ?, attempts = attempts + 1, "
@@ -593,7 +382,7 @@ class Outbox:
                 ).rowcount
         changed = 0
         with self._write() as db:
-            for chunk in _chunks(list(ids)):
+            for chunk in chunks(list(ids)):
                 marks = ",".join("?" * len(chunk))
                 changed += db.execute(
                     "UPDATE entries SET next_attempt = ?, updated = ? "
@@ -621,7 +410,7 @@ class Outbox:
         lost = [
             (entry_id, owner)
             for entry_id, owner, updated in rows
-            if _owner_gone(owner) or updated < stamp - self.stale_after
+            if owner_gone(owner) or updated < stamp - self.stale_after
         ]
         taken: list[int] = []
         if lost:
@@ -645,20 +434,10 @@ class Outbox:
 
     def _remove_orphans(self, before: float) -> None:
         """Delete files no row refers to, last written before ``before``."""
-
-        def old_orphans(known: set[str]) -> list[Path]:
-            found = []
-            for path in self.instances.iterdir():
-                with suppress(OSError):
-                    relative = path.relative_to(self.folder).as_posix()
-                    if relative not in known and path.is_file() and path.stat().st_mtime < before:
-                        found.append(path)
-            return found
-
-        if not old_orphans(self._known_files()):
+        if not old_orphans(self.folder, self.instances, self._known_files(), before):
             return
         with self._write():  # no add() can commit a row for them meanwhile
-            for path in old_orphans(self._known_files()):
+            for path in old_orphans(self.folder, self.instances, self._known_files(), before):
                 with suppress(OSError):
                     path.unlink()
 
@@ -678,7 +457,7 @@ class Outbox:
         states = [s for s in states if s != SENDING]
         if not states:
             return 0
-        where, params = _filters(states, [destination] if destination else None)
+        where, params = row_filter(states, [destination] if destination else None)
         if older_than is not None:
             where, params = f"{where} AND updated < ?", [*params, _timestamp(now) - older_than]
         with self._write() as db:
@@ -690,140 +469,3 @@ class Outbox:
                 with suppress(OSError):  # still open elsewhere: recover() gets it later
                     (self.folder / file).unlink()
         return removed
-
-
-@dataclass(frozen=True)
-class Written:
-    """An instance whose file :meth:`Outbox.write` put in the outbox: what its rows say.
-
-    ``source`` is the Part 10 file it came from (to copy again should the outbox file
-    be purged before the rows go in), None for a dataset.
-    """
-
-    sop_instance_uid: str
-    sop_class_uid: str
-    study_instance_uid: str
-    patient_name: str
-    patient_id: str
-    series_description: str
-    path: Path
-    source: Path | None = None
-
-
-def _copyable(header: Dataset) -> bool:
-    """A Part 10 file (preamble, meta) whose meta names its dataset's SOP class and
-    instance: its bytes can go into the outbox, and to the PACS, as they are."""
-    meta = getattr(header, "file_meta", None)
-    return (
-        getattr(header, "preamble", None) is not None
-        and meta is not None
-        and bool(meta.get("TransferSyntaxUID"))
-        and meta.get("MediaStorageSOPClassUID") == header.get("SOPClassUID")
-        and meta.get("MediaStorageSOPInstanceUID") == header.get("SOPInstanceUID")
-    )
-
-
-def _copy_atomically(source: Path, path: Path) -> None:
-    """Copy ``source`` to ``path`` so that it appears whole (fsynced) or not at all."""
-    with atomic_file(path) as out, source.open("rb") as stream:
-        shutil.copyfileobj(stream, out, _COPY_BUFFER)
-
-
-_COPY_BUFFER = 1 << 20
-
-
-def _sync_folder(folder: Path) -> None:
-    """fsync a folder, so that the files renamed into it stay after a power loss."""
-    if os.name == "nt":
-        return  # not possible there; NTFS journals its metadata
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-@dataclass(frozen=True)
-class Claim:
-    """Rows one run holds as ``sending``: ``owner`` is ``host:pid:token``."""
-
-    owner: str
-    entries: list[Entry]
-
-    @property
-    def ids(self) -> list[int]:
-        return [entry.id for entry in self.entries]
-
-
-_HOST = socket.gethostname()
-
-
-def _filters(
-    states: Iterable[str] | None, destinations: Iterable[str] | None
-) -> tuple[str, list[object]]:
-    clauses, params = ["1"], []
-    if states is not None:
-        states = list(states)
-        unknown = set(states) - set(STATES)
-        if unknown:
-            raise OutboxError(f"unknown state(s) {sorted(unknown)}: use {', '.join(STATES)}")
-        clauses.append(f"state IN ({','.join('?' * len(states))})")
-        params.extend(states)
-    if destinations is not None:
-        destinations = list(destinations)
-        clauses.append(f"destination IN ({','.join('?' * len(destinations))})")
-        params.extend(destinations)
-    return " AND ".join(clauses), params
-
-
-def _chunks(items: Sequence[int], size: int = 500) -> Iterator[Sequence[int]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _owner_gone(owner: str) -> bool:
-    """Whether the process that claimed a row, on this host, has ended."""
-    parts = owner.rsplit(":", 2)
-    if len(parts) != 3 or not parts[1].isdigit():
-        return True  # not a claim this version wrote: nobody can finish it
-    host, pid = parts[0], int(parts[1])
-    if host != _HOST:
-        return False  # cannot tell; the stale_after lease decides
-    return not pid_alive(pid)
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` runs on this machine (a zombie counts as ended)."""
-    if pid <= 0:
-        return False
-    if os.name == "nt":
-        return _windows_pid_alive(pid)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # exists, owned by someone else
-    except OSError as error:
-        return error.errno != errno.ESRCH
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rpartition(")")[2].split()[:1] != ["Z"]
-
-
-def _windows_pid_alive(pid: int) -> bool:
-    import ctypes
-
-    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
-    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
-    if not handle:
-        return kernel32.GetLastError() == 5  # access denied: it exists
-    try:
-        code = ctypes.c_ulong()
-        if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
-            return True
-        return code.value == 259  # STILL_ACTIVE
-    finally:
-        kernel32.CloseHandle(handle)

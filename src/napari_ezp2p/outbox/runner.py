@@ -19,7 +19,8 @@ from typing import Protocol
 
 from ..core.errors import Ezp2pError
 from ..net.destination import Destination
-from .queue import Claim, Entry, Outbox
+from .database import Claim, Entry
+from .queue import Outbox
 
 log = logging.getLogger(__name__)
 

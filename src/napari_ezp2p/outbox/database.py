@@ -1,0 +1,265 @@
+"""The outbox's SQLite database: opening it, its write transactions, and its rows.
+
+One table, ``entries``: a row is one (instance, destination) pair in one of
+:data:`STATES`. The connection runs in WAL mode with ``synchronous=FULL`` and waits for
+a busy database; every write is one ``BEGIN IMMEDIATE`` transaction (:func:`transaction`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING
+
+from ..core.errors import Ezp2pError
+from ..net.destination import Destination, TlsSettings
+
+if TYPE_CHECKING:
+    from .files import Written
+
+QUEUED = "queued"
+SENDING = "sending"
+SENT = "sent"
+FAILED = "failed"
+STATES = (QUEUED, SENDING, SENT, FAILED)
+
+DATABASE_NAME = "outbox.sqlite3"
+
+_SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sop_instance_uid TEXT NOT NULL,
+    sop_class_uid TEXT NOT NULL DEFAULT '',
+    study_instance_uid TEXT NOT NULL DEFAULT '',
+    patient_name TEXT NOT NULL DEFAULT '',
+    patient_id TEXT NOT NULL DEFAULT '',
+    series_description TEXT NOT NULL DEFAULT '',
+    destination TEXT NOT NULL,
+    address TEXT NOT NULL,
+    destination_json TEXT NOT NULL,
+    file TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_status INTEGER,
+    last_message TEXT NOT NULL DEFAULT '',
+    transfer_syntax TEXT NOT NULL DEFAULT '',
+    owner TEXT NOT NULL DEFAULT '',
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    next_attempt REAL,
+    UNIQUE (sop_instance_uid, destination)
+);
+CREATE INDEX IF NOT EXISTS entries_due ON entries (state, next_attempt);
+CREATE INDEX IF NOT EXISTS entries_destination ON entries (destination, state);
+"""
+
+
+class OutboxError(Ezp2pError):
+    """An outbox that cannot be opened or an object it cannot hold (says which and why)."""
+
+
+def open_database(folder: Path, busy_timeout: float) -> sqlite3.Connection:
+    """A connection to the database in ``folder`` (created, with its schema, if need be).
+
+    Raises OutboxError when it cannot be opened, cannot use WAL mode (a network share),
+    or was made by a newer version.
+    """
+    try:
+        db = sqlite3.connect(
+            folder / DATABASE_NAME,
+            timeout=busy_timeout,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+    except (OSError, sqlite3.Error) as error:
+        raise OutboxError(f"cannot open the outbox in {folder}: {error}") from error
+    try:
+        db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise OutboxError(
+                f"the outbox in {folder} cannot use WAL mode ({mode}): "
+                "is it on a network share? Choose a folder on a local disk"
+            )
+        db.execute("PRAGMA synchronous = FULL")
+        with transaction(db, threading.RLock()):
+            _create_schema(db, folder)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _create_schema(db: sqlite3.Connection, folder: Path) -> None:
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > _SCHEMA_VERSION:
+        raise OutboxError(
+            f"the outbox in {folder} was made by a newer napari-ezp2p "
+            f"(schema {version}); upgrade to use it"
+        )
+    for statement in filter(str.strip, _SCHEMA.split(";")):
+        db.execute(statement)
+    db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+
+
+@contextmanager
+def transaction(
+    db: sqlite3.Connection, lock: threading.RLock, *, durable: bool = True
+) -> Iterator[sqlite3.Connection]:
+    """One write transaction, taken at once (``BEGIN IMMEDIATE``) so it cannot deadlock.
+
+    ``durable=False`` commits without fsync (``synchronous = NORMAL``): the change is
+    safe from the process dying (it is in the WAL, which the OS keeps) but not from a
+    power loss or OS crash before the next durable commit or checkpoint syncs the WAL.
+    """
+    with lock:
+        if not durable:
+            db.execute("PRAGMA synchronous = NORMAL")
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        finally:
+            if not durable:
+                db.execute("PRAGMA synchronous = FULL")
+
+
+def destination_to_json(destination: Destination) -> str:
+    """The destination as a row keeps it (see :attr:`Entry.destination`)."""
+    return json.dumps(dataclasses.asdict(destination), sort_keys=True)
+
+
+def destination_from_json(text: str) -> Destination:
+    """The destination as it was queued (unknown keys from a newer version ignored)."""
+    data = json.loads(text)
+    tls = data.get("tls")
+    known = {f.name for f in dataclasses.fields(Destination)} - {"tls"}
+    kwargs = {key: value for key, value in data.items() if key in known}
+    if tls is not None:
+        tls_known = {f.name for f in dataclasses.fields(TlsSettings)}
+        tls = TlsSettings(**{key: value for key, value in tls.items() if key in tls_known})
+    return Destination(**kwargs, tls=tls)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One row: an instance for one destination, and where it stands.
+
+    Times are seconds since the epoch (``time.time()``); ``next_attempt`` is when a
+    queued or failed row is due, ``None`` once sent.
+    """
+
+    id: int
+    sop_instance_uid: str
+    sop_class_uid: str
+    study_instance_uid: str
+    patient_name: str
+    patient_id: str
+    series_description: str
+    destination_name: str
+    address: str
+    destination_json: str
+    path: Path
+    state: str
+    attempts: int
+    last_status: int | None
+    last_message: str
+    transfer_syntax: str
+    owner: str
+    created: float
+    updated: float
+    next_attempt: float | None
+
+    @property
+    def destination(self) -> Destination:
+        """The destination as it was when queued: a retry does not depend on the config."""
+        return destination_from_json(self.destination_json)
+
+
+COLUMNS = (
+    "id, sop_instance_uid, sop_class_uid, study_instance_uid, patient_name, patient_id, "
+    "series_description, destination, address, destination_json, file, state, attempts, "
+    "last_status, last_message, transfer_syntax, owner, created, updated, next_attempt"
+)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Rows one run holds as ``sending``: ``owner`` is a :func:`~.owners.new_owner`."""
+
+    owner: str
+    entries: list[Entry]
+
+    @property
+    def ids(self) -> list[int]:
+        return [entry.id for entry in self.entries]
+
+
+def insert_row(
+    db: sqlite3.Connection, item: Written, dest: Destination, file: PurePath, stamp: float
+) -> int:
+    """Queue ``item`` (its file at ``file`` in the outbox folder) for ``dest``, due now;
+    the row's id, the existing one's if it is queued (or sent) for ``dest`` already."""
+    db.execute(
+        "INSERT OR IGNORE INTO entries (sop_instance_uid, sop_class_uid, "
+        "study_instance_uid, patient_name, patient_id, series_description, destination, "
+        "address, destination_json, file, state, created, updated, next_attempt) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            item.sop_instance_uid,
+            item.sop_class_uid,
+            item.study_instance_uid,
+            item.patient_name,
+            item.patient_id,
+            item.series_description,
+            dest.name,
+            dest.address,
+            destination_to_json(dest),
+            file.as_posix(),
+            QUEUED,
+            stamp,
+            stamp,
+            stamp,
+        ),
+    )
+    return db.execute(
+        "SELECT id FROM entries WHERE sop_instance_uid = ? AND destination = ?",
+        (item.sop_instance_uid, dest.name),
+    ).fetchone()[0]
+
+
+def row_filter(
+    states: Iterable[str] | None, destinations: Iterable[str] | None
+) -> tuple[str, list[object]]:
+    """A WHERE clause and its parameters for rows in ``states`` for ``destinations``
+    (names; None for any)."""
+    clauses, params = ["1"], []
+    if states is not None:
+        states = list(states)
+        unknown = set(states) - set(STATES)
+        if unknown:
+            raise OutboxError(f"unknown state(s) {sorted(unknown)}: use {', '.join(STATES)}")
+        clauses.append(f"state IN ({','.join('?' * len(states))})")
+        params.extend(states)
+    if destinations is not None:
+        destinations = list(destinations)
+        clauses.append(f"destination IN ({','.join('?' * len(destinations))})")
+        params.extend(destinations)
+    return " AND ".join(clauses), params
+
+
+def chunks(items: Sequence[int], size: int = 500) -> Iterator[Sequence[int]]:
+    """``items`` in slices small enough for one ``IN (...)`` clause."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
