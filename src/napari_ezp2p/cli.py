@@ -142,14 +142,14 @@ class _Context:
     """The user's config, our network settings, and the outbox, from the global options."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        from .config import load_user_config
+        from .config import load_user_config, outbox_folder
 
         self.config = load_user_config(args.config)
         network = self.config.network
         if args.aet:
             network = dataclasses.replace(network, ae_title=args.aet)
         self.network = network
-        self.outbox_folder = args.outbox or self.config.outbox
+        self.outbox_folder = outbox_folder(self.config, args.outbox)
 
     def destination(self, text: str | None):
         from .config import resolve_destination
@@ -604,7 +604,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--outbox",
         type=Path,
-        default=os.environ.get("EZP2P_OUTBOX") or None,
         help="outbox folder (env EZP2P_OUTBOX; default in the user data folder)",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -4,10 +4,8 @@ event loop, on top of :mod:`napari_ezp2p.jobs.send`."""
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable, Mapping
 from functools import partial
-from pathlib import Path
 
 from ..core.errors import Ezp2pError
 from ..core.metadata import Metadata
@@ -49,7 +47,7 @@ def send_layers(job: LayerSend, progress: Progress | None = None) -> SendReport:
     alone. Raises NoDestinationError when neither the job nor the config names a
     destination, and the Ezp2pError of a config or outbox that cannot be used.
     """
-    from ..config import load_user_config, metadata_defaults, resolve_destination
+    from ..config import load_user_config, metadata_defaults, outbox_folder, resolve_destination
     from ..jobs.inputs import SyntaxChoice
     from ..jobs.send import SendItem, send, with_config_defaults
 
@@ -65,7 +63,7 @@ def send_layers(job: LayerSend, progress: Progress | None = None) -> SendReport:
         meta,
         destinations,
         network=config.network,
-        outbox_folder=_outbox_folder(config),
+        outbox_folder=outbox_folder(config),
         syntax=SyntaxChoice.of(job.transfer_syntax, destinations),
         progress=progress,
     )
@@ -73,11 +71,11 @@ def send_layers(job: LayerSend, progress: Progress | None = None) -> SendReport:
 
 def retry_layers(labels: Mapping[int, str], progress: Progress | None = None) -> SendReport:
     """Send again what waits in the outbox, rows named by ``labels`` (entry id -> layer)."""
-    from ..config import load_user_config
+    from ..config import load_user_config, outbox_folder
     from ..jobs.send import retry
 
     config = load_user_config()
-    return retry(_outbox_folder(config), config.network, labels=labels, progress=progress)
+    return retry(outbox_folder(config), config.network, labels=labels, progress=progress)
 
 
 def _item(layer: LayerSnapshot, named: bool):
@@ -88,9 +86,3 @@ def _item(layer: LayerSnapshot, named: bool):
     if named:
         overrides["series_description"] = layer.name
     return SendItem(layer.name, image=image.image, overrides=overrides)
-
-
-def _outbox_folder(config) -> Path:
-    from ..outbox import default_outbox_folder
-
-    return Path(os.environ.get("EZP2P_OUTBOX") or config.outbox or default_outbox_folder())
