@@ -214,7 +214,8 @@ def _queue_and_send(args: argparse.Namespace, items: Iterable) -> int:
     """Queue ``items`` (see workflow.queue_images) with the options' demographics
     (and the worklist's), then send everything due to the destinations."""
     from .config import metadata_defaults
-    from .workflow import metadata_from_match, queue_images, send_queued
+    from .jobs.study import metadata_from_match
+    from .workflow import queue_images, send_queued
 
     context = _Context(args)
     destinations = [context.destination(text) for text in args.to or [None]]

@@ -1,0 +1,1 @@
+"""Tests of napari_ezp2p.jobs, headless (no Qt)."""
