@@ -8,6 +8,7 @@ from napari_ezp2p.core.metadata import Metadata
 from napari_ezp2p.jobs.study import (
     FORM_FIELDS,
     attach,
+    attachment,
     cleared,
     metadata_from_match,
     new_study,
@@ -67,3 +68,10 @@ def test_clear_puts_every_form_field_back_to_the_defaults():
 def test_problem_says_what_cannot_be_written():
     assert problem(Metadata()) == ""
     assert "PatientBirthDate" in problem(Metadata(birth_date="1970-01-01"))
+
+
+def test_attachment_says_what_the_next_send_adds_to():
+    assert attachment(Metadata()) == "New study: new UIDs at the next send."
+    assert "existing study" in attachment(Metadata(study_instance_uid="1.2.3"))
+    attached = Metadata(study_instance_uid="1.2.3", series_instance_uid="1.2.3.4")
+    assert "existing series" in attachment(attached)

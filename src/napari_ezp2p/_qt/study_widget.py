@@ -35,7 +35,7 @@ from ..config import Config, load_user_config, metadata_defaults
 from ..core.errors import Ezp2pError
 from ..core.metadata import CHARSETS, SEXES, Metadata
 from ..jobs.query import ROWS, STUDY_COLUMNS, Filters, query_user_pacs, query_user_worklist
-from ..jobs.study import FORM_GROUPS, attach, cleared, new_study, problem
+from ..jobs.study import FORM_GROUPS, attach, attachment, cleared, new_study, problem
 from ._common import DestinationCombo, run_in_thread, scroll_down_only
 
 #: The label and placeholder of each field of the form.
@@ -304,11 +304,7 @@ class StudyWidget(QWidget):
                     widget.setText(value)
         finally:
             self._showing = False
-        if meta.study_instance_uid:
-            what = "series" if meta.series_instance_uid else "study"
-            self.attachment_label.setText(f"Attached to an existing {what}.")
-        else:
-            self.attachment_label.setText("New study: new UIDs at the next send.")
+        self.attachment_label.setText(attachment(meta))
         self.problem_label.setText(problem(meta))
 
     # ------------------------------------------------------------------ queries

@@ -133,6 +133,14 @@ def cleared(meta: Metadata, defaults: Metadata) -> Metadata:
     return dataclasses.replace(meta, **values, queried={})
 
 
+def attachment(meta: Metadata) -> str:
+    """What the next send of ``meta`` adds to: an existing study or series, or a new study."""
+    if meta.study_instance_uid:
+        what = "series" if meta.series_instance_uid else "study"
+        return f"Attached to an existing {what}."
+    return "New study: new UIDs at the next send."
+
+
 def problem(meta: Metadata) -> str:
     """Why ``meta`` cannot be written, or "" when it can."""
     try:
