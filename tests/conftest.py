@@ -262,6 +262,14 @@ def orthanc(tmp_path: Path) -> Iterator[Callable[..., Orthanc]]:
         server.peer.stop()
 
 
+@pytest.fixture
+def hierarchical_orthanc(orthanc) -> Callable[..., Orthanc]:
+    """Factory like ``orthanc``, for an Orthanc that refuses any Study Root query below
+    the study level that is not hierarchical (see ``hierarchical.lua``)."""
+    script = Path(__file__).with_name("hierarchical.lua")
+    return lambda **overrides: orthanc(LuaScripts=[str(script)], **overrides)
+
+
 # ---------------------------------------------------------------------------------------
 # wlmscpfs
 

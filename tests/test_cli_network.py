@@ -72,6 +72,28 @@ def test_send_to_two_destinations_then_find_it_back(home, orthanc, storescp, cap
     assert series["StudyInstanceUID"] == study["StudyInstanceUID"]
 
 
+def test_find_series_asks_for_the_studies_first(home, hierarchical_orthanc, capsys):
+    pacs = hierarchical_orthanc()
+    for name in ("DOE^JANE", "DOE^JOHN", "ROE^RICH"):
+        _pngs(home / name, 1)
+        argv = ["send", str(home / name), "--to", pacs.destination.address]
+        assert main([*argv, "--patient-name", name]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    argv = ["find", "--to", pacs.destination.address, "--level", "series"]
+    assert main([*argv, "--patient-name", "doe*", "--modality", "OT", "--json"]) == 0, (
+        capsys.readouterr().err
+    )
+    found = json.loads(capsys.readouterr().out)
+    studies = {
+        study["ID"]: study["MainDicomTags"]["StudyInstanceUID"]
+        for study in pacs.rest("/studies?expand")
+        if study["PatientMainDicomTags"]["PatientName"].startswith("DOE^")
+    }
+    assert len(studies) == 2
+    assert sorted(series["StudyInstanceUID"] for series in found) == sorted(studies.values())
+    assert {series["Modality"] for series in found} == {"OT"}
+
+
 def test_destinations_are_configured_by_name(home, orthanc, capsys):
     pacs = orthanc()
     assert main(["destinations", "add", "pacs", pacs.destination.address, "--ts", "rle"]) == 0

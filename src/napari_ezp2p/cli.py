@@ -219,7 +219,7 @@ def _queue_and_send(args: argparse.Namespace, items: Iterable) -> int:
     from .config import metadata_defaults
     from .jobs.inputs import SyntaxChoice
     from .jobs.send import send
-    from .workflow import metadata_from_match
+    from .jobs.study import metadata_from_match
 
     context = _Context(args)
     destinations = [context.destination(text) for text in args.to or [None]]
@@ -390,49 +390,39 @@ def _print_report(report) -> None:
 
 
 def _find(args: argparse.Namespace) -> int:
-    from .net.scu import find_studies
+    from .jobs.query import Filters, query_pacs
 
     context = _Context(args)
-    query = {
-        keyword: value
-        for keyword, value in (
-            ("PatientName", args.patient_name),
-            ("PatientID", args.patient_id),
-            ("StudyDate", args.study_date),
-            ("AccessionNumber", args.accession),
-            ("ModalitiesInStudy" if args.level == "study" else "Modality", args.modality),
-            ("StudyInstanceUID", args.study_uid),
-            ("SeriesInstanceUID", args.series_uid),
-            ("StudyDescription", args.study_description),
-        )
-        if value
-    }
-    matches = find_studies(
-        query, context.destination(args.to), context.network, args.level.upper()
+    filters = Filters(
+        patient_name=args.patient_name or "",
+        patient_id=args.patient_id or "",
+        accession=args.accession or "",
+        date=args.study_date or "",
+        modality=args.modality or "",
+        study_description=args.study_description or "",
+        study_uid=args.study_uid or "",
+        series_uid=args.series_uid or "",
     )
+    matches = query_pacs(filters, context.destination(args.to), context.network, args.level)
     columns = STUDY_COLUMNS if args.level == "study" else SERIES_COLUMNS
     _print_matches(matches, columns + ("StudyInstanceUID",), args.json)
     return 0
 
 
 def _worklist(args: argparse.Namespace) -> int:
-    from .net.scu import find_worklist
+    from .jobs.query import Filters, query_worklist
 
     context = _Context(args)
-    query = {
-        keyword: value
-        for keyword, value in (
-            ("Modality", args.modality),
-            ("ScheduledProcedureStepStartDate", args.date),
-            ("ScheduledStationAETitle", args.station_aet),
-            ("PatientName", args.patient_name),
-            ("PatientID", args.patient_id),
-            ("AccessionNumber", args.accession),
-        )
-        if value
-    }
-    items = find_worklist(
-        query,
+    filters = Filters(
+        patient_name=args.patient_name or "",
+        patient_id=args.patient_id or "",
+        accession=args.accession or "",
+        date=args.date or "",
+        modality=args.modality or "",
+        station_aet=args.station_aet or "",
+    )
+    items = query_worklist(
+        filters,
         context.worklist_server(args.to),
         context.network,
         context.config.worklist_fallback_charset,

@@ -149,15 +149,3 @@ def test_echo_a_live_pacs_and_a_dead_one(config_file, make_napari_viewer, qtbot,
     assert "refused" in echo(qtbot, widget).lower()
     fill(qtbot, widget, "orthanc", "ORTHANC", pacs.destination.port)
     assert echo(qtbot, widget).startswith("success, ")
-
-
-def test_the_form_decides_the_default_and_the_worklist_server():
-    from napari_ezp2p._qt.destinations_widget import DestinationForm, with_destination
-    from napari_ezp2p.config import Config
-
-    form = DestinationForm("pacs", "PACS", "::1", 104, default=True, worklist=True)
-    config = with_destination(Config(), form)
-    assert config.destinations["pacs"].host == "::1"  # an IPv6 host is bracketed, then read
-    assert config.default_destination == config.default_worklist == "pacs"
-    config = with_destination(config, DestinationForm("pacs", "PACS", "::1", 104))
-    assert config.default_destination == config.default_worklist == ""

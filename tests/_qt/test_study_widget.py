@@ -170,17 +170,3 @@ def test_bad_values_and_a_dead_server_are_told_not_fatal(home, make_napari_viewe
     # Still usable: another query runs and reports again.
     run_query(qtbot, widget, widget.worklist_button)
     assert "worklist query failed" in widget.query_status.text().lower()
-
-
-def test_a_pick_falls_back_to_utf8_when_the_charset_cannot_hold_the_name():
-    from napari_ezp2p._qt.study_widget import attach, new_study
-
-    current = Metadata(charset="ISO_IR 100", patient_name="OLD^NAME", body_part="CHEST")
-    meta = attach(worklist_item(JAPANESE, "ACC-JP"), current)
-    assert meta.charset == "ISO_IR 192"
-    assert meta.patient_name == JAPANESE and meta.body_part == "CHEST"
-    fresh = new_study(meta)
-    assert fresh.study_instance_uid == "" and fresh.accession_number == ""
-    assert fresh.queried == {
-        k: meta.queried[k] for k in ("PatientName", "PatientID", "PatientBirthDate", "PatientSex")
-    }

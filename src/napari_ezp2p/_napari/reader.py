@@ -333,7 +333,7 @@ def _copy_without(ds, keyword: str):
 def _metadata_fields(ds) -> dict[str, Any]:
     """The patient, study and series of ``ds`` as Metadata fields (what the writer and
     the Send dock read back); window and rescale come from the layer instead."""
-    from ..workflow import metadata_from_match
+    from ..jobs.study import metadata_from_match
 
     try:
         fields = dataclasses.asdict(metadata_from_match(ds))

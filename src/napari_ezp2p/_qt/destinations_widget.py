@@ -3,15 +3,13 @@
 Every change is written at once to the config file :func:`~napari_ezp2p.config.config_path`
 names, through :mod:`napari_ezp2p.config` (so the ``ezp2p`` command sees it too). The
 "Send" checkboxes choose the destinations of the next send: they set
-``session.destinations`` of the viewer's :class:`Session`. The config edits are plain
-functions at the top of this module; the widget only wires them to Qt.
+``session.destinations`` of the viewer's :class:`Session`. The config edits are those
+of :mod:`napari_ezp2p.jobs.destinations`; the widget only wires them to Qt.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from dataclasses import dataclass
 
 from napari.utils.notifications import show_error
 from qtpy.QtCore import Qt
@@ -36,134 +34,23 @@ from qtpy.QtWidgets import (
 )
 
 from .._napari.session import session_for
-from ..config import (
-    ENV_AET,
-    Config,
-    add_destination,
-    config_path,
-    load_config,
-    load_user_config,
-    remove_destination,
-    save_config,
-)
+from ..config import ENV_AET, Config, config_path, load_config, remove_destination, save_config
 from ..core.errors import Ezp2pError
 from ..core.transfer import TRANSFER_SYNTAXES
-from ..net.destination import (
-    DEFAULT_MAX_PDU,
-    MAX_ASSOCIATIONS,
-    Destination,
-    TlsSettings,
-    check_ae_title,
+from ..jobs.destinations import (
+    DestinationForm,
+    describe_echo,
+    destination_of,
+    echo_form,
+    form_of,
+    roles,
+    still_sendable,
+    with_ae_title,
+    with_destination,
 )
-from ..net.scu import EchoResult, echo
+from ..net.destination import DEFAULT_MAX_PDU, MAX_ASSOCIATIONS, TlsSettings
+from ..net.scu import EchoResult
 from ._common import run_in_thread, scroll_down_only
-
-# ----------------------------------------------------------------------------- logic
-
-
-@dataclass(frozen=True)
-class DestinationForm:
-    """What the editor holds for one destination."""
-
-    name: str = ""
-    ae_title: str = ""
-    host: str = "127.0.0.1"
-    port: int = 104
-    transfer_syntax: str = ""
-    max_pdu: int = DEFAULT_MAX_PDU
-    associations: int = 1
-    tls: bool = False
-    ca_file: str = ""
-    cert_file: str = ""
-    key_file: str = ""
-    verify: bool = True
-    default: bool = False
-    worklist: bool = False
-
-    @property
-    def address(self) -> str:
-        host = self.host.strip()
-        host = f"[{host}]" if ":" in host else host
-        return f"{self.ae_title.strip()}@{host}:{self.port}"
-
-    @property
-    def tls_settings(self) -> TlsSettings | None:
-        if not self.tls:
-            return None
-        return TlsSettings(self.ca_file.strip(), self.cert_file, self.key_file, self.verify)
-
-
-def form_of(config: Config, name: str) -> DestinationForm:
-    """The editor's values for the configured destination ``name``."""
-    dest = config.destinations[name]
-    tls = dest.tls or TlsSettings()
-    return DestinationForm(
-        name=name,
-        ae_title=dest.ae_title,
-        host=dest.host,
-        port=dest.port,
-        transfer_syntax=dest.transfer_syntax,
-        max_pdu=dest.max_pdu,
-        associations=dest.associations,
-        tls=dest.tls is not None,
-        ca_file=tls.ca_file,
-        cert_file=tls.cert_file,
-        key_file=tls.key_file,
-        verify=tls.verify,
-        default=config.default_destination == name,
-        worklist=config.default_worklist == name,
-    )
-
-
-def with_destination(config: Config, form: DestinationForm) -> Config:
-    """``config`` with the destination of ``form`` added, or replacing the one of that
-    name; it is the default destination / worklist server exactly when the form says so
-    (a new destination also becomes the default when there is none)."""
-    new = add_destination(
-        config,
-        form.name.strip(),
-        form.address,
-        tls=form.tls_settings,
-        transfer_syntax=form.transfer_syntax,
-        max_pdu=form.max_pdu,
-        associations=form.associations,
-        default=form.default,
-        worklist=form.worklist,
-        replace_existing=True,
-    )
-    name = form.name.strip()
-    if not form.default and config.default_destination == name:
-        new = dataclasses.replace(new, default_destination="")
-    if not form.worklist and config.default_worklist == name:
-        new = dataclasses.replace(new, default_worklist="")
-    return new
-
-
-def destination_of(form: DestinationForm) -> Destination:
-    """The destination ``form`` describes, checked as saving would check it."""
-    name = form.name.strip() or "unsaved"
-    return with_destination(Config(), dataclasses.replace(form, name=name)).destinations[name]
-
-
-def with_ae_title(config: Config, title: str) -> Config:
-    """``config`` with our AE title set to ``title`` (checked)."""
-    network = dataclasses.replace(config.network, ae_title=check_ae_title(title))
-    return dataclasses.replace(config, network=network)
-
-
-def describe_echo(result: EchoResult) -> str:
-    """ "success, 3.2 ms", or the reason the echo failed."""
-    if result.ok:
-        return f"success, {result.seconds * 1000:.1f} ms"
-    return result.error or "failed"
-
-
-def echo_form(form: DestinationForm) -> EchoResult:
-    """C-ECHO the destination of ``form`` with our settings from the user's config."""
-    return echo(destination_of(form), load_user_config().network)
-
-
-# ----------------------------------------------------------------------------- widget
 
 _COLUMNS = ("Send", "Name", "Address", "Syntax", "Role")
 
@@ -459,22 +346,13 @@ class DestinationsWidget(QWidget):
                 state = Qt.CheckState.Checked if name in chosen else Qt.CheckState.Unchecked
                 check.setCheckState(state)
                 self.table.setItem(row, 0, check)
-                roles = [
-                    role
-                    for role, on in (
-                        ("default", name == config.default_destination),
-                        ("worklist", name == config.default_worklist),
-                        ("TLS", dest.tls is not None),
-                    )
-                    if on
-                ]
-                texts = (name, dest.address, dest.transfer_syntax, ", ".join(roles))
+                texts = (name, dest.address, dest.transfer_syntax, ", ".join(roles(config, name)))
                 for column, text in enumerate(texts, start=1):
                     self.table.setItem(row, column, QTableWidgetItem(text))
         finally:
             self._filling = False
         # Names no longer configured cannot be sent to; AET@host:port entries stay.
-        kept = tuple(d for d in self._session.destinations if d in config.destinations or "@" in d)
+        kept = still_sendable(self._session.destinations, config)
         if kept != self._session.destinations:
             self._session.destinations = kept
 

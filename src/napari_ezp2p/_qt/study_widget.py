@@ -1,17 +1,16 @@
 """The Study dock: who and what the next send is about, typed or picked from a query.
 
 The form edits ``session.metadata`` of the viewer's :class:`Session`. "Query worklist"
-and "Query PACS" run a C-FIND in a thread worker; picking an answer fills the form with
-:func:`napari_ezp2p.workflow.metadata_from_match`, which also remembers the answer's
-values so that later edits are recorded as coerced. The query and attach logic is in
-plain functions at the top of this module; the widget only wires it to Qt.
+and "Query PACS" run a C-FIND of :mod:`napari_ezp2p.jobs.query` in a thread worker;
+picking an answer fills the form with :func:`napari_ezp2p.jobs.study.attach`, which
+also remembers the answer's values so that later edits are recorded as coerced. The
+widget only wires those models to Qt.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from pydicom import Dataset
 from qtpy.QtWidgets import (
@@ -32,205 +31,34 @@ from qtpy.QtWidgets import (
 )
 
 from .._napari.session import session_for
-from ..config import (
-    Config,
-    load_user_config,
-    metadata_defaults,
-    resolve_destination,
-    resolve_worklist,
-)
+from ..config import Config, load_user_config, metadata_defaults
 from ..core.errors import Ezp2pError
-from ..core.metadata import CHARSETS, DEFAULT_CHARSET, SEXES, Metadata, check_metadata
-from ..net.scu import find_studies, find_worklist
-from ..workflow import metadata_from_match
+from ..core.metadata import CHARSETS, SEXES, Metadata
+from ..jobs.query import ROWS, STUDY_COLUMNS, Filters, query_user_pacs, query_user_worklist
+from ..jobs.study import FORM_GROUPS, attach, attachment, cleared, new_study, problem
 from ._common import DestinationCombo, run_in_thread, scroll_down_only
 
-# ----------------------------------------------------------------------------- logic
-
-
-@dataclass(frozen=True)
-class Filters:
-    """What the user filters a query by; empty means "any". ``date`` is ``YYYYMMDD`` or
-    a range ``A-B`` (scheduled date for a worklist, study date for a PACS)."""
-
-    patient_name: str = ""
-    patient_id: str = ""
-    accession: str = ""
-    date: str = ""
-    modality: str = ""
-
-
-def worklist_query(filters: Filters) -> dict[str, str]:
-    """The Modality Worklist keys for ``filters`` (only those given)."""
-    keys = {
-        "PatientName": filters.patient_name,
-        "PatientID": filters.patient_id,
-        "AccessionNumber": filters.accession,
-        "ScheduledProcedureStepStartDate": filters.date,
-        "Modality": filters.modality,
-    }
-    return {k: v.strip() for k, v in keys.items() if v.strip()}
-
-
-def study_query(filters: Filters) -> dict[str, str]:
-    """The Study Root study-level keys for ``filters`` (only those given)."""
-    keys = {
-        "PatientName": filters.patient_name,
-        "PatientID": filters.patient_id,
-        "AccessionNumber": filters.accession,
-        "StudyDate": filters.date,
-        "ModalitiesInStudy": filters.modality,
-    }
-    return {k: v.strip() for k, v in keys.items() if v.strip()}
-
-
-def query_worklist(server: str, filters: Filters) -> list[Dataset]:
-    """Worklist items from ``server`` (a configured name, ``AET@host:port``, or empty for
-    the default worklist server). Raises Ezp2pError with the reason."""
-    config = load_user_config()
-    dest = resolve_worklist(config, server)
-    return find_worklist(
-        worklist_query(filters), dest, config.network, config.worklist_fallback_charset
-    )
-
-
-def query_pacs(server: str, query: dict[str, str], level: str = "STUDY") -> list[Dataset]:
-    """Study Root answers at ``level`` from ``server`` (empty: the default destination)."""
-    config = load_user_config()
-    dest = resolve_destination(config, server)
-    return find_studies(query, dest, config.network, level)
-
-
-#: Metadata fields that belong to the patient, kept by "New study".
-PATIENT_FIELDS = ("patient_name", "patient_id", "birth_date", "sex")
-#: Fields that belong to one study (and its series), cleared by "New study".
-STUDY_FIELDS = (
-    "accession_number",
-    "referring_physician",
-    "study_description",
-    "study_id",
-    "study_instance_uid",
-    "study_date",
-    "study_time",
-    "series_instance_uid",
-)
-_PATIENT_KEYWORDS = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex")
-
-
-def attach(match: Dataset, current: Metadata, *, series: bool = False) -> Metadata:
-    """``current`` attached to the study (or, with ``series``, the series) of ``match``.
-
-    A study-level pick replaces the patient and study values and starts a new series
-    in that study; a series pick keeps the study and adds the series' values. When the
-    chosen character set cannot hold the answer's names, UTF-8 is used instead.
-    """
-    if series:
-        meta = metadata_from_match(match, current)
-        meta = dataclasses.replace(meta, queried={**current.queried, **meta.queried})
-    else:
-        blank = dict.fromkeys((*PATIENT_FIELDS, *STUDY_FIELDS), "")
-        meta = metadata_from_match(match, dataclasses.replace(current, **blank, queried={}))
-    if meta.charset != DEFAULT_CHARSET and problem(meta):
-        utf8 = dataclasses.replace(meta, charset=DEFAULT_CHARSET)
-        if not problem(utf8):
-            return utf8
-    return meta
-
-
-def new_study(meta: Metadata) -> Metadata:
-    """``meta`` for a new study of the same patient: new UIDs at the next send, no
-    study values; the patient's queried values stay so that edits show as coerced."""
-    queried = {k: v for k, v in meta.queried.items() if k in _PATIENT_KEYWORDS}
-    return dataclasses.replace(meta, **dict.fromkeys(STUDY_FIELDS, ""), queried=queried)
-
-
-def cleared(meta: Metadata, defaults: Metadata) -> Metadata:
-    """``meta`` with every form value back to ``defaults`` (nothing attached)."""
-    names = (*PATIENT_FIELDS, *STUDY_FIELDS, *(name for name, *_ in FORM_FIELDS), "series_number")
-    values = {name: getattr(defaults, name) for name in names}
-    return dataclasses.replace(meta, **values, queried={})
-
-
-def problem(meta: Metadata) -> str:
-    """Why ``meta`` cannot be written, or "" when it can."""
-    try:
-        check_metadata(meta)
-    except Ezp2pError as error:
-        return str(error)
-    return ""
-
-
-def _text(ds: Dataset, keyword: str) -> str:
-    value = ds.get(keyword)
-    if value is None:
-        return ""
-    if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue":
-        return "\\".join(str(v) for v in value)
-    return str(value)
-
-
-def worklist_row(item: Dataset) -> list[str]:
-    """Table cells of a worklist item (see :data:`STUDY_COLUMNS`)."""
-    steps = item.get("ScheduledProcedureStepSequence") or [Dataset()]
-    step = steps[0]
-    return [
-        _text(item, "PatientName"),
-        _text(item, "PatientID"),
-        _text(item, "AccessionNumber"),
-        _text(step, "ScheduledProcedureStepStartDate"),
-        _text(item, "RequestedProcedureDescription"),
-        _text(step, "Modality"),
-        _text(item, "StudyInstanceUID"),
-    ]
-
-
-def study_row(study: Dataset) -> list[str]:
-    """Table cells of a study answer (see :data:`STUDY_COLUMNS`)."""
-    return [
-        _text(study, "PatientName"),
-        _text(study, "PatientID"),
-        _text(study, "AccessionNumber"),
-        _text(study, "StudyDate"),
-        _text(study, "StudyDescription"),
-        _text(study, "ModalitiesInStudy"),
-        _text(study, "StudyInstanceUID"),
-    ]
-
-
-def series_row(series: Dataset) -> list[str]:
-    """Table cells of a series answer (see :data:`SERIES_COLUMNS`)."""
-    return [
-        _text(series, "SeriesDescription"),
-        _text(series, "SeriesNumber"),
-        _text(series, "Modality"),
-        _text(series, "SeriesDate"),
-        _text(series, "SeriesInstanceUID"),
-    ]
-
-
-STUDY_COLUMNS = ("Name", "ID", "Accession", "Date", "Description", "Modality", "Study UID")
-SERIES_COLUMNS = ("Series", "No.", "Modality", "Date", "Series UID")
-
-#: The text fields of the form: Metadata field, label, placeholder.
-FORM_FIELDS = (
-    ("patient_name", "Name", "FAMILY^Given^Middle"),
-    ("patient_id", "Patient ID", "empty: automatic"),
-    ("birth_date", "Birth date", "YYYYMMDD"),
-    ("sex", "Sex", ""),
-    ("accession_number", "Accession", ""),
-    ("referring_physician", "Referrer", "FAMILY^Given"),
-    ("study_description", "Description", ""),
-    ("study_id", "Study ID", "empty: 1"),
-    ("study_date", "Study date", "empty: today"),
-    ("study_instance_uid", "Study UID", "new study"),
-    ("series_description", "Description", ""),
-    ("series_instance_uid", "Series UID", "new series"),
-    ("modality", "Modality", "OT"),
-    ("body_part", "Body part", "e.g. CHEST"),
-    ("charset", "Charset", ""),
-    ("institution_name", "Institution", ""),
-    ("station_name", "Station", ""),
-)
+#: The label and placeholder of each field of the form.
+_LABELS = {
+    "patient_name": ("Name", "FAMILY^Given^Middle"),
+    "patient_id": ("Patient ID", "empty: automatic"),
+    "birth_date": ("Birth date", "YYYYMMDD"),
+    "sex": ("Sex", ""),
+    "accession_number": ("Accession", ""),
+    "referring_physician": ("Referrer", "FAMILY^Given"),
+    "study_description": ("Description", ""),
+    "study_id": ("Study ID", "empty: 1"),
+    "study_date": ("Study date", "empty: today"),
+    "study_instance_uid": ("Study UID", "new study"),
+    "series_description": ("Description", ""),
+    "series_instance_uid": ("Series UID", "new series"),
+    "modality": ("Modality", "OT"),
+    "body_part": ("Body part", "e.g. CHEST"),
+    "charset": ("Charset", ""),
+    "institution_name": ("Institution", ""),
+    "station_name": ("Station", ""),
+    "series_number": ("Number", ""),
+}
 _READ_ONLY = ("study_instance_uid", "series_instance_uid")
 _MODALITIES = ("OT", "XC", "DOC", "SC", "CR", "DX", "ES", "GM", "SM", "US", "MG")
 _NAME_HINT = (
@@ -349,40 +177,14 @@ class StudyWidget(QWidget):
         layout = QVBoxLayout(box)
         layout.setContentsMargins(0, 0, 0, 0)
         self.fields: dict[str, QWidget] = {}
-        groups = (
-            ("Patient", ("patient_name", "patient_id", "birth_date", "sex")),
-            (
-                "Study",
-                (
-                    "accession_number",
-                    "referring_physician",
-                    "study_description",
-                    "study_id",
-                    "study_date",
-                    "study_instance_uid",
-                ),
-            ),
-            (
-                "Series",
-                (
-                    "series_description",
-                    "series_number",
-                    "series_instance_uid",
-                    "modality",
-                    "body_part",
-                ),
-            ),
-            ("Object", ("charset", "institution_name", "station_name")),
-        )
-        labels = {name: (label, hint) for name, label, hint in FORM_FIELDS}
-        for title, names in groups:
+        for title, names in FORM_GROUPS:
             group = QGroupBox(title)
             form = QFormLayout(group)
             form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
             for name in names:
-                widget = self._field(name, labels.get(name, ("", ""))[1])
-                self.fields[name] = widget
-                form.addRow("Number" if name == "series_number" else labels[name][0], widget)
+                label, hint = _LABELS[name]
+                self.fields[name] = self._field(name, hint)
+                form.addRow(label, self.fields[name])
             layout.addWidget(group)
         self.fields["patient_name"].setToolTip(_NAME_HINT)
         self.fields["patient_id"].setToolTip("Empty: the inverted date-time of the send")
@@ -502,22 +304,18 @@ class StudyWidget(QWidget):
                     widget.setText(value)
         finally:
             self._showing = False
-        if meta.study_instance_uid:
-            what = "series" if meta.series_instance_uid else "study"
-            self.attachment_label.setText(f"Attached to an existing {what}.")
-        else:
-            self.attachment_label.setText("New study: new UIDs at the next send.")
+        self.attachment_label.setText(attachment(meta))
         self.problem_label.setText(problem(meta))
 
     # ------------------------------------------------------------------ queries
 
     def _filters(self) -> Filters:
         return Filters(
-            self.filter_name.text(),
-            self.filter_id.text(),
-            self.filter_accession.text(),
-            self.filter_date.text(),
-            self.filter_modality.text(),
+            patient_name=self.filter_name.text(),
+            patient_id=self.filter_id.text(),
+            accession=self.filter_accession.text(),
+            date=self.filter_date.text(),
+            modality=self.filter_modality.text(),
         )
 
     def _busy(self, busy: bool, text: str = "") -> None:
@@ -529,24 +327,18 @@ class StudyWidget(QWidget):
 
     def _query_worklist(self) -> None:
         server = self.server.currentText()
-        self._start("worklist", "Worklist query", query_worklist, server, self._filters())
+        self._start("worklist", "Worklist query", query_user_worklist, server, self._filters())
 
     def _query_pacs(self) -> None:
-        query = study_query(self._filters())
-        self._start("study", "PACS query", query_pacs, self.server.currentText(), query)
+        server = self.server.currentText()
+        self._start("study", "PACS query", query_user_pacs, server, self._filters())
 
     def _query_series(self) -> None:
         if self._study is None:
             return
-        uid = str(self._study.StudyInstanceUID)
-        self._start(
-            "series",
-            "Series query",
-            query_pacs,
-            self.server.currentText(),
-            {"StudyInstanceUID": uid},
-            "SERIES",
-        )
+        study = Filters(study_uid=str(self._study.StudyInstanceUID))
+        server = self.server.currentText()
+        self._start("series", "Series query", query_user_pacs, server, study, "series")
 
     def _start(self, kind: str, what: str, func, *args) -> None:
         self._busy(True, f"{what}…")
@@ -565,8 +357,7 @@ class StudyWidget(QWidget):
     def _fill(self, kind: str, answers: Sequence[Dataset]) -> None:
         self._answers = list(answers)
         self._answer_kind = kind
-        columns = SERIES_COLUMNS if kind == "series" else STUDY_COLUMNS
-        row_of = {"worklist": worklist_row, "study": study_row, "series": series_row}[kind]
+        row_of, columns = ROWS[kind]
         self.table.blockSignals(True)
         try:
             self.table.clearContents()

@@ -1,0 +1,150 @@
+"""Who and what the next send is about: metadata filled from a query answer, attached
+to its study or series, started afresh, and checked.
+
+The Study dock edits these fields; ``ezp2p send --from-worklist`` and the reader of
+our own files fill metadata from a dataset with :func:`metadata_from_match`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from pydicom import Dataset
+
+from ..core.errors import Ezp2pError
+from ..core.metadata import DEFAULT_CHARSET, Metadata, check_metadata
+
+#: Query/worklist answer keywords and the Metadata fields they fill.
+_FROM_QUERY = {
+    "PatientName": "patient_name",
+    "PatientID": "patient_id",
+    "PatientBirthDate": "birth_date",
+    "PatientSex": "sex",
+    "AccessionNumber": "accession_number",
+    "ReferringPhysicianName": "referring_physician",
+    "StudyInstanceUID": "study_instance_uid",
+    "StudyID": "study_id",
+    "StudyDate": "study_date",
+    "StudyTime": "study_time",
+    "StudyDescription": "study_description",
+    "SeriesInstanceUID": "series_instance_uid",
+    "SeriesDescription": "series_description",
+    "BodyPartExamined": "body_part",
+    "Modality": "modality",
+}
+
+
+def metadata_from_match(match: Dataset, base: Metadata | None = None) -> Metadata:
+    """``base`` filled from a worklist item or a study/series query answer.
+
+    Every value taken is remembered in ``queried``, so one changed afterwards is
+    recorded as coerced in the object. A worklist item's Requested Procedure
+    Description becomes the study description; its first scheduled step gives the
+    modality.
+    """
+    values: dict[str, str] = {}
+    for keyword in _FROM_QUERY:
+        value = match.get(keyword)
+        if value is not None and str(value):
+            values[keyword] = str(value)
+    if "StudyDescription" not in values and match.get("RequestedProcedureDescription"):
+        values["StudyDescription"] = str(match.RequestedProcedureDescription)
+    steps = match.get("ScheduledProcedureStepSequence") or []
+    if "Modality" not in values and steps and steps[0].get("Modality"):
+        values["Modality"] = str(steps[0].Modality)
+    if "SeriesNumber" in match and str(match.SeriesNumber):
+        series_number = int(match.SeriesNumber)
+    else:
+        series_number = (base or Metadata()).series_number
+    fields = {_FROM_QUERY[keyword]: value for keyword, value in values.items()}
+    return dataclasses.replace(
+        base or Metadata(), **fields, series_number=series_number, queried=values
+    )
+
+
+#: Metadata fields that belong to the patient, kept by "New study".
+PATIENT_FIELDS = ("patient_name", "patient_id", "birth_date", "sex")
+#: Fields that belong to one study (and its series), cleared by "New study".
+STUDY_FIELDS = (
+    "accession_number",
+    "referring_physician",
+    "study_description",
+    "study_id",
+    "study_instance_uid",
+    "study_date",
+    "study_time",
+    "series_instance_uid",
+)
+#: The fields the Study form edits, in groups, in the order it shows them.
+FORM_GROUPS = (
+    ("Patient", PATIENT_FIELDS),
+    (
+        "Study",
+        (
+            "accession_number",
+            "referring_physician",
+            "study_description",
+            "study_id",
+            "study_date",
+            "study_instance_uid",
+        ),
+    ),
+    (
+        "Series",
+        ("series_description", "series_number", "series_instance_uid", "modality", "body_part"),
+    ),
+    ("Object", ("charset", "institution_name", "station_name")),
+)
+FORM_FIELDS = tuple(name for _, names in FORM_GROUPS for name in names)
+_PATIENT_KEYWORDS = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex")
+
+
+def attach(match: Dataset, current: Metadata, *, series: bool = False) -> Metadata:
+    """``current`` attached to the study (or, with ``series``, the series) of ``match``.
+
+    A study-level pick replaces the patient and study values and starts a new series
+    in that study; a series pick keeps the study and adds the series' values. When the
+    chosen character set cannot hold the answer's names, UTF-8 is used instead.
+    """
+    if series:
+        meta = metadata_from_match(match, current)
+        meta = dataclasses.replace(meta, queried={**current.queried, **meta.queried})
+    else:
+        blank = dict.fromkeys((*PATIENT_FIELDS, *STUDY_FIELDS), "")
+        meta = metadata_from_match(match, dataclasses.replace(current, **blank, queried={}))
+    if meta.charset != DEFAULT_CHARSET and problem(meta):
+        utf8 = dataclasses.replace(meta, charset=DEFAULT_CHARSET)
+        if not problem(utf8):
+            return utf8
+    return meta
+
+
+def new_study(meta: Metadata) -> Metadata:
+    """``meta`` for a new study of the same patient: new UIDs at the next send, no
+    study values; the patient's queried values stay so that edits show as coerced."""
+    queried = {k: v for k, v in meta.queried.items() if k in _PATIENT_KEYWORDS}
+    return dataclasses.replace(meta, **dict.fromkeys(STUDY_FIELDS, ""), queried=queried)
+
+
+def cleared(meta: Metadata, defaults: Metadata) -> Metadata:
+    """``meta`` with every form value back to ``defaults`` (nothing attached)."""
+    names = dict.fromkeys((*FORM_FIELDS, *STUDY_FIELDS))
+    values = {name: getattr(defaults, name) for name in names}
+    return dataclasses.replace(meta, **values, queried={})
+
+
+def attachment(meta: Metadata) -> str:
+    """What the next send of ``meta`` adds to: an existing study or series, or a new study."""
+    if meta.study_instance_uid:
+        what = "series" if meta.series_instance_uid else "study"
+        return f"Attached to an existing {what}."
+    return "New study: new UIDs at the next send."
+
+
+def problem(meta: Metadata) -> str:
+    """Why ``meta`` cannot be written, or "" when it can."""
+    try:
+        check_metadata(meta)
+    except Ezp2pError as error:
+        return str(error)
+    return ""

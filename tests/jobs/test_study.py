@@ -1,0 +1,77 @@
+"""Metadata from query answers: attach to a study or a series, new study, clear."""
+
+from __future__ import annotations
+
+from pydicom import Dataset
+
+from napari_ezp2p.core.metadata import Metadata
+from napari_ezp2p.jobs.study import (
+    FORM_FIELDS,
+    attach,
+    attachment,
+    cleared,
+    metadata_from_match,
+    new_study,
+    problem,
+)
+from tests.peers import worklist_item
+
+JAPANESE = "Yamada^Tarou=山田^太郎=やまだ^たろう"
+
+
+def test_a_worklist_item_fills_the_metadata_and_is_remembered():
+    meta = metadata_from_match(worklist_item("DOE^JOHN", "ACC-2", study_uid="1.2.3"))
+    assert (meta.patient_name, meta.patient_id, meta.accession_number) == (
+        "DOE^JOHN",
+        "WL-1",
+        "ACC-2",
+    )
+    assert meta.study_instance_uid == "1.2.3"
+    assert meta.study_description == "Film import"  # the requested procedure
+    assert meta.modality == "OT"  # the first scheduled step's
+    assert meta.queried["PatientID"] == "WL-1"
+
+
+def test_a_series_pick_keeps_the_study_and_adds_the_series():
+    study = attach(worklist_item("DOE^JOHN", "ACC-2", study_uid="1.2.3"), Metadata())
+    series = Dataset()
+    series.StudyInstanceUID = "1.2.3"
+    series.SeriesInstanceUID = "1.2.3.4"
+    series.SeriesNumber = "5"
+    meta = attach(series, study, series=True)
+    assert meta.patient_name == "DOE^JOHN" and meta.queried["PatientName"] == "DOE^JOHN"
+    assert (meta.series_instance_uid, meta.series_number) == ("1.2.3.4", 5)
+
+
+def test_a_pick_falls_back_to_utf8_when_the_charset_cannot_hold_the_name():
+    current = Metadata(charset="ISO_IR 100", patient_name="OLD^NAME", body_part="CHEST")
+    meta = attach(worklist_item(JAPANESE, "ACC-JP", study_uid="1.2.3"), current)
+    assert meta.charset == "ISO_IR 192"
+    assert meta.patient_name == JAPANESE and meta.body_part == "CHEST"
+    fresh = new_study(meta)
+    assert fresh.study_instance_uid == "" and fresh.accession_number == ""
+    assert fresh.queried == {
+        k: meta.queried[k] for k in ("PatientName", "PatientID", "PatientBirthDate", "PatientSex")
+    }
+
+
+def test_clear_puts_every_form_field_back_to_the_defaults():
+    defaults = Metadata(institution_name="Here", series_number=2)
+    picked = attach(worklist_item("DOE^JOHN", "ACC-2", study_uid="1.2.3"), defaults)
+    meta = cleared(picked, defaults)
+    assert {name: getattr(meta, name) for name in FORM_FIELDS} == {
+        name: getattr(defaults, name) for name in FORM_FIELDS
+    }
+    assert meta.queried == {} and meta.study_time == ""
+
+
+def test_problem_says_what_cannot_be_written():
+    assert problem(Metadata()) == ""
+    assert "PatientBirthDate" in problem(Metadata(birth_date="1970-01-01"))
+
+
+def test_attachment_says_what_the_next_send_adds_to():
+    assert attachment(Metadata()) == "New study: new UIDs at the next send."
+    assert "existing study" in attachment(Metadata(study_instance_uid="1.2.3"))
+    attached = Metadata(study_instance_uid="1.2.3", series_instance_uid="1.2.3.4")
+    assert "existing series" in attachment(attached)
