@@ -3,7 +3,7 @@
 Every dock of a viewer (Study, Destinations, Send, Window/Level) and the layer menu's
 "Send layer to PACS" work on the same :class:`Session`, found with
 :func:`session_for`. The work itself is the same Python API as the ``ezp2p`` command
-(``napari_ezp2p.workflow``); this module only adapts napari layers to it.
+(``napari_ezp2p.jobs``); this module only adapts napari layers to it.
 """
 
 from __future__ import annotations
