@@ -48,6 +48,7 @@ from ..config import (
 )
 from ..core.errors import Ezp2pError
 from ..core.transfer import TRANSFER_SYNTAXES
+from ..net.association import EchoResult, echo
 from ..net.destination import (
     DEFAULT_MAX_PDU,
     MAX_ASSOCIATIONS,
@@ -55,7 +56,6 @@ from ..net.destination import (
     TlsSettings,
     check_ae_title,
 )
-from ..net.scu import EchoResult, echo
 from ._common import run_in_thread, scroll_down_only
 
 # ----------------------------------------------------------------------------- logic

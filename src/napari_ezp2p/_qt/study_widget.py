@@ -41,7 +41,7 @@ from ..config import (
 )
 from ..core.errors import Ezp2pError
 from ..core.metadata import CHARSETS, DEFAULT_CHARSET, SEXES, Metadata, check_metadata
-from ..net.scu import find_studies, find_worklist
+from ..net.query import find_studies, find_worklist
 from ..workflow import metadata_from_match
 from ._common import DestinationCombo, run_in_thread, scroll_down_only
 

@@ -2,7 +2,7 @@
 
 The runner knows nothing of DICOM networking: it calls a :class:`Sender`, "send these
 Part 10 files to this destination, tell me what became of each instance", such as
-:func:`scu_sender` around :func:`napari_ezp2p.net.scu.store`.
+:func:`scu_sender` around :func:`napari_ezp2p.net.store.store`.
 """
 
 from __future__ import annotations
@@ -349,12 +349,12 @@ class _Heartbeat:
 
 
 def scu_sender(settings: NetworkSettings | None = None) -> Sender:
-    """A :class:`Sender` that is :func:`napari_ezp2p.net.scu.store` with ``settings``.
+    """A :class:`Sender` that is :func:`napari_ezp2p.net.store.store` with ``settings``.
 
     ``store`` reports a failed association as every object "not sent"; the runner counts
     that as a failed attempt of the whole batch (with ``store``'s message).
     """
-    from ..net.scu import StoreFile, StoreProgress, store
+    from ..net.store import StoreFile, StoreProgress, store
 
     network = settings or NetworkSettings()
 
