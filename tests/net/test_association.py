@@ -8,12 +8,14 @@ import logging
 import socket
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 from pydicom.uid import ExplicitVRLittleEndian
 from pynetdicom import evt
 from pynetdicom._handlers import standard_pdu_sent_handler
 from pynetdicom.dimse_primitives import C_ECHO
+from pynetdicom.pdu import A_ABORT_RQ
 from pynetdicom.sop_class import Verification
 
 from napari_ezp2p.core.identity import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
@@ -175,4 +177,24 @@ def test_abort_during_store_is_reported(tmp_path):
     finally:
         scp.peer.stop()
     assert [o.category for o in report.outcomes] == ["failure", "not sent"]
-    assert "aborted the association (A-ABORT from the service user)" in report.outcomes[0].message
+    message = report.outcomes[0].message
+    assert "aborted the association (A-ABORT, source: DUL service-user)" in message
+
+
+@pytest.mark.parametrize(
+    "source, reason, described",
+    [
+        (0, 0, "A-ABORT, source: DUL service-user"),
+        (2, 0, "A-ABORT, source: DUL service-provider, reason: No reason given"),
+        (2, 1, "A-ABORT, source: DUL service-provider, reason: Unrecognised PDU"),
+        (2, 6, "A-ABORT, source: DUL service-provider, reason: Invalid PDU parameter value"),
+        (2, 9, "A-ABORT, source: DUL service-provider, reason: (no value available)"),
+        (1, 0, "A-ABORT, source: Reserved"),
+    ],
+)
+def test_an_a_abort_says_who_aborted_and_why(source, reason, described):
+    pdu = A_ABORT_RQ()
+    pdu.source, pdu.reason_diagnostic = source, reason
+    session = Session(Destination("peer", "PEER", "127.0.0.1", 104), SETTINGS)
+    session._pdu_recv(SimpleNamespace(pdu=pdu))
+    assert session.peer_abort == described

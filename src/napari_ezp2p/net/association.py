@@ -45,16 +45,6 @@ from .tls import TlsError, client_context, describe_tls_error
 #: The transfer syntaxes proposed for Verification and the queries (spec 4.1.2.1.2, 4.1.2.3.2).
 NATIVE_SYNTAXES = (ImplicitVRLittleEndian, ExplicitVRLittleEndian, ExplicitVRBigEndian)
 
-#: A-ABORT reasons when the service provider aborts (PS3.8 9.3.8).
-_ABORT_REASONS = {
-    0: "reason not specified",
-    1: "unrecognised PDU",
-    2: "unexpected PDU",
-    4: "unrecognised PDU parameter",
-    5: "unexpected PDU parameter",
-    6: "invalid PDU parameter value",
-}
-
 
 class NetworkError(Ezp2pError):
     """An association that could not be made or was lost (the message says how and why)."""
@@ -124,9 +114,9 @@ class Session:
     def _pdu_recv(self, event: evt.Event) -> None:
         pdu = event.pdu
         if isinstance(pdu, A_ABORT_RQ):
-            source = {0: "service user", 2: "service provider"}.get(pdu.source, "peer")
-            reason = _ABORT_REASONS.get(pdu.reason_diagnostic, "") if pdu.source == 2 else ""
-            self.peer_abort = f"A-ABORT from the {source}" + (f": {reason}" if reason else "")
+            # the reason is given only when the service provider aborts (PS3.8 9.3.8)
+            reason = f", reason: {pdu.reason_str}" if pdu.source == 2 else ""
+            self.peer_abort = f"A-ABORT, source: {pdu.source_str}{reason}"
 
     def _data_sent(self, event: evt.Event) -> None:
         self.bytes_sent += len(event.data)
