@@ -17,8 +17,10 @@ from napari_ezp2p.net.store import (
     FAILURE,
     NOT_SENT,
     SUCCESS,
+    WARNING,
     StoreFile,
     StoreProgress,
+    _storage_status,
     store,
     store_many,
 )
@@ -237,6 +239,29 @@ def test_warning_status_is_recorded_and_the_transfer_goes_on(status, text):
     assert text in report.outcomes[1].message
     assert report.ok
     assert len(scp.stored) == 3
+
+
+@pytest.mark.parametrize(
+    "code, category, text",
+    [
+        (0x0000, SUCCESS, "Success"),
+        (0x0001, WARNING, "Warning"),
+        (0x0107, WARNING, "Attribute List Error"),
+        (0xB000, WARNING, "Coercion of Data Elements"),
+        (0xB007, WARNING, "Data Set Does Not Match SOP Class"),
+        (0xB123, WARNING, "Warning"),  # an unknown 0xBxxx code is still a warning
+        (0x0122, FAILURE, "Refused: SOP Class Not Supported"),
+        (0xA700, FAILURE, "Refused: Out of Resources"),
+        (0xA7FF, FAILURE, "Refused: Out of Resources"),
+        (0xC123, FAILURE, "Cannot Understand"),
+        (0xFE00, FAILURE, "Cancel"),
+        (0xFF00, FAILURE, "Pending"),  # no C-STORE is pending: the peer is wrong
+        (0x1234, FAILURE, "Unknown"),
+        (0xD000, FAILURE, "Unknown"),
+    ],
+)
+def test_a_storage_status_has_pynetdicoms_category_and_text(code, category, text):
+    assert _storage_status(code) == (category, text)
 
 
 def test_no_answer_is_a_timeout_not_a_hang():

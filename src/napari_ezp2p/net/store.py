@@ -25,7 +25,12 @@ from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom import _config, build_context
 from pynetdicom.association import Association
 from pynetdicom.presentation import PresentationContext
-from pynetdicom.status import STORAGE_SERVICE_CLASS_STATUS
+from pynetdicom.status import (
+    STATUS_SUCCESS,
+    STATUS_WARNING,
+    STORAGE_SERVICE_CLASS_STATUS,
+    code_to_category,
+)
 
 from ..core.errors import Ezp2pError
 from ..core.transfer import transfer_syntax
@@ -42,6 +47,8 @@ SUCCESS = "success"
 WARNING = "warning"
 FAILURE = "failure"
 NOT_SENT = "not sent"
+#: Our category of an object's C-STORE status, by pynetdicom's (any other is a failure).
+_CATEGORIES = {STATUS_SUCCESS: SUCCESS, STATUS_WARNING: WARNING}
 
 
 @dataclass(frozen=True)
@@ -460,14 +467,9 @@ def _send_one(
 
 
 def _storage_status(code: int) -> tuple[str, str]:
-    """(category, text) of a C-STORE status; unknown 0xBxxx codes are warnings, other
-    unknown non-zero codes failures (PS3.4 B.2.3)."""
-    known = STORAGE_SERVICE_CLASS_STATUS.get(code)
-    if code == 0:
-        return SUCCESS, "Success"
-    if known is not None:
-        category = WARNING if known[0] == "Warning" else FAILURE
-        return category, known[1]
-    if 0xB000 <= code <= 0xBFFF or code == 0x0001:
-        return WARNING, "Warning"
-    return FAILURE, "Failure"
+    """(category, text) of a C-STORE status: pynetdicom's category (a code it does not
+    know, or a pending one, is a failure); the Storage table's text, or the category's
+    name when the table has none."""
+    category = code_to_category(code)
+    text = STORAGE_SERVICE_CLASS_STATUS.get(code, (category, ""))[1]
+    return _CATEGORIES.get(category, FAILURE), text or category
