@@ -3,6 +3,7 @@ and a message of its own for each way an association fails."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import socket
@@ -12,7 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 from pydicom.uid import ExplicitVRLittleEndian
-from pynetdicom import evt
+from pynetdicom import _config, evt
 from pynetdicom._handlers import standard_pdu_sent_handler
 from pynetdicom.dimse_primitives import C_ECHO
 from pynetdicom.pdu import A_ABORT_RQ
@@ -102,6 +103,28 @@ def test_pynetdicom_describes_the_traffic_only_when_its_log_is_read(
     logged = level == logging.INFO
     assert (standard_pdu_sent_handler in bound) is logged
     assert ("Received Echo Response" in caplog.text) is logged
+
+
+def _pynetdicom_settings() -> dict:
+    return {name: copy.copy(value) for name, value in vars(_config).items() if name.isupper()}
+
+
+def test_pynetdicom_settings_are_left_as_they_are(tmp_path, monkeypatch):
+    # pynetdicom's defaults for the two we once changed: they belong to the whole process
+    monkeypatch.setattr(_config, "LOG_HANDLER_LEVEL", "standard")
+    monkeypatch.setattr(_config, "STORE_SEND_CHUNKED_DATASET", False)
+    before = _pynetdicom_settings()
+    paths = [tmp_path / "explicit.dcm", tmp_path / "jpeg-ls.dcm"]
+    for path, ts in zip(paths, ["explicit-le", "jpeg-ls"], strict=True):
+        sc_objects(1, ts)[0].save_as(path, enforce_file_format=True)
+    with fake_scp() as scp:  # pynetdicom's default syntaxes: the JPEG-LS file is transcoded
+        assert echo(scp.destination, SETTINGS).ok
+        report = store([*paths, *sc_objects(1)], scp.destination, SETTINGS)
+        find_studies({}, scp.destination, SETTINGS)
+        find_worklist({}, scp.destination, SETTINGS)
+    assert report.ok, report.error
+    assert [o.transfer_syntax for o in report.outcomes] == [ExplicitVRLittleEndian] * 3
+    assert _pynetdicom_settings() == before
 
 
 def test_only_the_caller_takes_the_responses_of_its_requests(storescp):

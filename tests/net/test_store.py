@@ -8,8 +8,10 @@ import time
 
 import numpy as np
 import pydicom
+import pynetdicom.association
 import pytest
 from pydicom.uid import ExplicitVRLittleEndian, JPEGLSLossless
+from pynetdicom import _config
 
 from napari_ezp2p.core.transfer import TRANSFER_SYNTAXES
 from napari_ezp2p.net.destination import Destination
@@ -370,6 +372,31 @@ def test_a_file_in_an_accepted_syntax_goes_byte_for_byte_without_decoding(
     report = store(paths, storescp.destination, SETTINGS)
     assert report.ok, report.error
     assert [o.transfer_syntax for o in report.outcomes] == [JPEGLSLossless] * 2
+    got = {read(p).SOPInstanceUID: _dataset_part(p) for p in storescp.received()}
+    assert got == {read(p).SOPInstanceUID: _dataset_part(p) for p in paths}
+
+
+def test_a_file_sent_as_it_is_is_neither_decoded_nor_encoded(storescp, tmp_path, monkeypatch):
+    """pynetdicom streams the file's dataset: it neither reads it (``dcmread``) nor
+    encodes it again, whatever the process-wide ``STORE_SEND_CHUNKED_DATASET`` says."""
+    monkeypatch.setattr(_config, "STORE_SEND_CHUNKED_DATASET", False)
+    paths = []
+    for number, ds in enumerate(sc_objects(2, "jpeg-ls")):
+        paths.append(tmp_path / f"{number}.dcm")
+        ds.save_as(paths[-1], enforce_file_format=True)
+    read, encode = pynetdicom.association.dcmread, pynetdicom.association.encode
+    decoded, encoded = [], []
+    monkeypatch.setattr(
+        pynetdicom.association, "dcmread", lambda *a, **k: decoded.append(a) or read(*a, **k)
+    )
+    monkeypatch.setattr(
+        pynetdicom.association, "encode", lambda ds, *a: encoded.append(ds) or encode(ds, *a)
+    )
+    report = store(paths, storescp.destination, SETTINGS)
+    assert report.ok, report.error
+    assert [o.transfer_syntax for o in report.outcomes] == [JPEGLSLossless] * 2
+    assert decoded == []
+    assert not [ds for ds in encoded if "PixelData" in ds]
     got = {read(p).SOPInstanceUID: _dataset_part(p) for p in storescp.received()}
     assert got == {read(p).SOPInstanceUID: _dataset_part(p) for p in paths}
 

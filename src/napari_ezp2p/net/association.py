@@ -4,6 +4,7 @@ Every association carries our Implementation Class UID and version name, the tim
 :class:`NetworkSettings`, TLS when the destination has it, and TCP_NODELAY on the socket
 (pynetdicom leaves Nagle's algorithm on, which costs about 40 ms per C-STORE on loopback:
 we set the option from an ``EVT_CONN_OPEN`` handler, before the A-ASSOCIATE-RQ is sent).
+That handler also unbinds pynetdicom's standard log handlers when its log is not read.
 
 Maximum PDU: ``NetworkSettings.max_pdu`` is our AE's default receive size;
 ``Destination.max_pdu`` is the Maximum Length we announce on associations with that
@@ -30,7 +31,13 @@ from pydicom.uid import (
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
 )
-from pynetdicom import AE, _config, build_context, evt
+from pynetdicom import AE, build_context, evt
+from pynetdicom._handlers import (
+    standard_dimse_recv_handler,
+    standard_dimse_sent_handler,
+    standard_pdu_recv_handler,
+    standard_pdu_sent_handler,
+)
 from pynetdicom.association import Association
 from pynetdicom.pdu import A_ABORT_RQ
 from pynetdicom.pdu_primitives import A_P_ABORT
@@ -44,6 +51,16 @@ from .tls import TlsError, client_context, describe_tls_error
 
 #: The transfer syntaxes proposed for Verification and the queries (spec 4.1.2.1.2, 4.1.2.3.2).
 NATIVE_SYNTAXES = (ImplicitVRLittleEndian, ExplicitVRLittleEndian, ExplicitVRBigEndian)
+
+#: What pynetdicom binds to every association to describe its PDUs and DIMSE messages in
+#: its log: a tenth of a large transfer's CPU time, so unbound from ours when that log is
+#: not read (``_config.LOG_HANDLER_LEVEL`` would decide it for the whole process).
+_STANDARD_LOG_HANDLERS = (
+    (evt.EVT_DIMSE_RECV, standard_dimse_recv_handler),
+    (evt.EVT_DIMSE_SENT, standard_dimse_sent_handler),
+    (evt.EVT_PDU_RECV, standard_pdu_recv_handler),
+    (evt.EVT_PDU_SENT, standard_pdu_sent_handler),
+)
 
 
 class NetworkError(Ezp2pError):
@@ -61,10 +78,6 @@ def make_ae(settings: NetworkSettings) -> AE:
     The TCP connect is bounded by ``acse_timeout`` (it is part of establishing the
     association).
     """
-    # pynetdicom's standard handlers describe every PDU and DIMSE message in its log, a
-    # tenth of a large transfer's CPU time: bound only when that log is read.
-    logged = logging.getLogger("pynetdicom").isEnabledFor(logging.INFO)
-    _config.LOG_HANDLER_LEVEL = "standard" if logged else "none"
     ae = AE(ae_title=settings.ae_title)
     ae.implementation_class_uid = IMPLEMENTATION_CLASS_UID
     ae.implementation_version_name = IMPLEMENTATION_VERSION_NAME
@@ -106,6 +119,9 @@ class Session:
         sock = event.assoc.dul.socket.socket
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if not logging.getLogger("pynetdicom").isEnabledFor(logging.INFO):
+            for log_event, handler in _STANDARD_LOG_HANDLERS:
+                event.assoc.unbind(log_event, handler)
 
     def _acse_recv(self, event: evt.Event) -> None:
         if isinstance(event.primitive, A_P_ABORT) and not self.peer_abort:

@@ -18,12 +18,14 @@ from os import PathLike, fspath
 from pathlib import Path
 
 import pydicom
-from pydicom.dataset import Dataset
+from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
 from pydicom.filereader import read_file_meta_info
 from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
-from pynetdicom import _config, build_context
+from pynetdicom import build_context
 from pynetdicom.association import Association
+from pynetdicom.dimse_primitives import C_STORE
+from pynetdicom.dsutils import split_dataset
 from pynetdicom.presentation import PresentationContext
 from pynetdicom.status import (
     STATUS_SUCCESS,
@@ -426,15 +428,8 @@ def _send_one(
             None,
             f"{dest.name} accepted no presentation context for {item.sop_class.name}",
         )
-    payload: Dataset | Path
-    if isinstance(item.source, Path) and item.streamable and target == item.syntax:
-        # Sent as it is: pynetdicom reads the encoded dataset from the file in PDU-sized
-        # pieces (STORE_SEND_CHUNKED_DATASET), never decoding it nor holding it whole.
-        # The option is process-wide and only changes send_c_store of a path, which
-        # nothing else in this process does; it needs the file's own syntax accepted.
-        _config.STORE_SEND_CHUNKED_DATASET = True
-        payload = item.source
-    else:
+    ds: Dataset | None = None  # None: the file is sent as it is
+    if not (isinstance(item.source, Path) and item.streamable and target == item.syntax):
         try:
             ds = item.source if isinstance(item.source, Dataset) else pydicom.dcmread(item.source)
             if ds.file_meta.TransferSyntaxUID != target:
@@ -448,12 +443,11 @@ def _send_one(
             # pynetdicom writes the dataset itself: encapsulated Pixel Data must be marked
             # undefined length (pydicom does so when reading a file, not when building one).
             pixel_data.is_undefined_length = True
-        payload = ds
     if not assoc.is_established:
         return outcome(FAILURE, None, no_response(session, dest, settings, 0.0))
     sent = time.perf_counter()
     try:
-        rsp = assoc.send_c_store(payload)
+        rsp = assoc.send_c_store(ds) if ds is not None else _send_file(assoc, item)
     except (ValueError, TypeError, AttributeError, RuntimeError, OSError) as error:
         return outcome(FAILURE, None, f"cannot send: {error}")
     status = rsp.get("Status")
@@ -464,6 +458,35 @@ def _send_one(
     comment = rsp.get("ErrorComment")
     message = f"0x{status:04X} {text}" + (f": {comment}" if comment else "")
     return outcome(category, int(status), message, str(target))
+
+
+def _send_file(assoc: Association, item: _Item) -> Dataset:
+    """``send_c_store`` of a file's encoded dataset as it is: pynetdicom reads it from the
+    file in PDU-sized pieces, never decoding it nor holding it whole.
+
+    pynetdicom streams a path only while its process-wide ``STORE_SEND_CHUNKED_DATASET``
+    is set; here ``send_c_store`` gets a stand-in holding the file's UIDs and syntax (the
+    context and the command set come from it), and this association's DIMSE layer sends
+    the file's dataset in its place (``C_STORE._dataset_path``, as pynetdicom does).
+    """
+    _, offset = split_dataset(item.source)
+    stand_in = Dataset()
+    stand_in.SOPClassUID, stand_in.SOPInstanceUID = item.sop_class, item.sop_instance
+    stand_in.file_meta = FileMetaDataset()
+    stand_in.file_meta.TransferSyntaxUID = item.syntax
+    dimse = assoc.dimse
+    send_msg = dimse.send_msg
+
+    def from_the_file(primitive: C_STORE, context_id: int) -> None:
+        primitive.DataSet = None
+        primitive._dataset_path = (item.source, offset)
+        send_msg(primitive, context_id)
+
+    dimse.send_msg = from_the_file  # type: ignore[method-assign]
+    try:
+        return assoc.send_c_store(stand_in)
+    finally:
+        dimse.send_msg = send_msg  # type: ignore[method-assign]
 
 
 def _storage_status(code: int) -> tuple[str, str]:
