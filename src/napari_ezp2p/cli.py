@@ -191,7 +191,7 @@ def _convert(args: argparse.Namespace) -> int:
 
 
 def _echo(args: argparse.Namespace) -> int:
-    from .net.scu import echo
+    from .net.association import echo
 
     context = _Context(args)
     destination = context.destination(args.destination)
@@ -326,7 +326,7 @@ def _saved_scans(images: Iterator, args: argparse.Namespace) -> Iterator:
 
 
 def _worklist_item(context: _Context, args: argparse.Namespace) -> Dataset:
-    from .net.scu import find_worklist
+    from .net.query import find_worklist
 
     server = context.worklist_server(args.worklist)
     items = find_worklist(

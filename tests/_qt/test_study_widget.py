@@ -16,7 +16,7 @@ from napari_ezp2p.core.metadata import Metadata
 from napari_ezp2p.core.sc import build_sc, complete_metadata
 from napari_ezp2p.core.transfer import transfer_syntax
 from napari_ezp2p.net.destination import NetworkSettings
-from napari_ezp2p.net.scu import store
+from napari_ezp2p.net.store import store
 
 from .. import peers
 from ..conftest import OUR_AE, free_port

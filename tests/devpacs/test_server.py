@@ -101,7 +101,7 @@ def test_store_in_three_syntaxes_lands_as_files_and_survives_restart(start, tmp_
 
 def test_several_associations_at_once_store_one_series(start, tmp_path):
     from napari_ezp2p.net.destination import Destination, NetworkSettings
-    from napari_ezp2p.net.scu import store
+    from napari_ezp2p.net.store import store
 
     storage = tmp_path / "storage"
     server = start(storage)

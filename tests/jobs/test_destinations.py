@@ -17,8 +17,8 @@ from napari_ezp2p.jobs.destinations import (
     with_ae_title,
     with_destination,
 )
+from napari_ezp2p.net.association import EchoResult
 from napari_ezp2p.net.destination import TlsSettings
-from napari_ezp2p.net.scu import EchoResult
 from tests.conftest import OUR_AE, free_port
 
 

@@ -16,7 +16,8 @@ from napari_ezp2p.jobs.query import (
     study_row,
     worklist_row,
 )
-from napari_ezp2p.net.scu import QueryError, store
+from napari_ezp2p.net.query import QueryError
+from napari_ezp2p.net.store import store
 from tests.net.helpers import sc_objects
 from tests.net.test_scu import SETTINGS
 from tests.peers import worklist_item
@@ -107,7 +108,7 @@ def test_series_are_queried_study_by_study(hierarchical_orthanc):
 
 
 def test_the_strict_orthanc_refuses_a_flat_series_query(hierarchical_orthanc):
-    from napari_ezp2p.net.scu import find_studies
+    from napari_ezp2p.net.query import find_studies
 
     server = hierarchical_orthanc()
     with pytest.raises(QueryError, match="0xC000"):

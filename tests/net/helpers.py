@@ -21,9 +21,12 @@ from napari_ezp2p.core.convert import convert_images
 from napari_ezp2p.core.image import SourceImage
 from napari_ezp2p.core.metadata import Metadata
 from napari_ezp2p.core.transfer import transfer_syntax
-from napari_ezp2p.net.destination import Destination
+from napari_ezp2p.net.destination import Destination, NetworkSettings
+from tests.conftest import OUR_AE
 
 ROWS, COLUMNS = 64, 80
+# Generous DIMSE timeout: Orthanc's first C-STORE can be slow on a loaded 2-core machine.
+SETTINGS = NetworkSettings(ae_title=OUR_AE, acse_timeout=5, dimse_timeout=30, network_timeout=30)
 
 
 def grey8(seed: int = 1) -> np.ndarray:

@@ -6,16 +6,17 @@ import pytest
 from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
-from napari_ezp2p.net import scu
-from tests.net.helpers import fake_scp, sc_objects
-from tests.net.test_scu import SETTINGS
+from napari_ezp2p.net.association import NetworkError
+from napari_ezp2p.net.query import STUDY_KEYS, QueryError, _identifier, find_studies, find_worklist
+from napari_ezp2p.net.store import store
+from tests.net.helpers import SETTINGS, fake_scp, sc_objects
 
 
 @pytest.fixture
 def study_in_orthanc(orthanc):
     server = orthanc()
     objects = sc_objects(3, patient_name="Tanaka^Hanako", patient_id="P77", study_date="20260115")
-    report = scu.store(objects, server.destination, SETTINGS)
+    report = store(objects, server.destination, SETTINGS)
     assert report.ok, report.error
     return server, objects
 
@@ -26,22 +27,22 @@ def test_orthanc_study_found_by_name_wildcard_and_date_range(study_in_orthanc):
     (study,) = server.rest("/studies")
     assert len(server.rest(f"/studies/{study}/instances")) == 3
 
-    by_name = scu.find_studies({"PatientName": "Tanaka*"}, server.destination, SETTINGS)
+    by_name = find_studies({"PatientName": "Tanaka*"}, server.destination, SETTINGS)
     assert [m.StudyInstanceUID for m in by_name] == [study_uid]
     assert by_name[0].PatientID == "P77"
     assert by_name[0].StudyDate == "20260115"
     assert by_name[0].QueryRetrieveLevel == "STUDY"
 
     in_range = {"StudyDate": "20260101-20260131"}
-    assert [m.StudyInstanceUID for m in scu.find_studies(in_range, server.destination, SETTINGS)]
-    assert scu.find_studies({"StudyDate": "20250101-20251231"}, server.destination, SETTINGS) == []
-    assert scu.find_studies({"PatientName": "Suzuki*"}, server.destination, SETTINGS) == []
+    assert [m.StudyInstanceUID for m in find_studies(in_range, server.destination, SETTINGS)]
+    assert find_studies({"StudyDate": "20250101-20251231"}, server.destination, SETTINGS) == []
+    assert find_studies({"PatientName": "Suzuki*"}, server.destination, SETTINGS) == []
 
 
 def test_orthanc_series_level(study_in_orthanc):
     server, objects = study_in_orthanc
     query = {"StudyInstanceUID": objects[0].StudyInstanceUID}
-    (series,) = scu.find_studies(query, server.destination, SETTINGS, level="SERIES")
+    (series,) = find_studies(query, server.destination, SETTINGS, level="SERIES")
     assert series.SeriesInstanceUID == objects[0].SeriesInstanceUID
     assert series.Modality == "OT"
     assert series.QueryRetrieveLevel == "SERIES"
@@ -49,27 +50,27 @@ def test_orthanc_series_level(study_in_orthanc):
 
 def test_study_query_sends_every_key_of_the_spec_table():
     with fake_scp() as scp:
-        scu.find_studies({"PatientName": "A*"}, scp.destination, SETTINGS)
+        find_studies({"PatientName": "A*"}, scp.destination, SETTINGS)
     # the identifier is checked where it is built
-    identifier = scu._identifier({"PatientName": "A*"}, scu.STUDY_KEYS, (), "ISO_IR 192")
-    assert {e.keyword for e in identifier} >= set(scu.STUDY_KEYS) | {"SpecificCharacterSet"}
+    identifier = _identifier({"PatientName": "A*"}, STUDY_KEYS, (), "ISO_IR 192")
+    assert {e.keyword for e in identifier} >= set(STUDY_KEYS) | {"SpecificCharacterSet"}
     assert identifier.PatientName == "A*"
     assert identifier.StudyDate == ""
 
 
 def test_bad_query_keys_and_ranges_are_errors():
-    with pytest.raises(scu.QueryError, match="not a DICOM keyword"):
-        scu._identifier({"PatientNme": "x"}, scu.STUDY_KEYS, (), "ISO_IR 192")
-    with pytest.raises(scu.QueryError, match="StudyDate"):
-        scu._identifier({"StudyDate": "2026-01-01"}, scu.STUDY_KEYS, (), "ISO_IR 192")
-    with pytest.raises(scu.QueryError, match="not STUDY or SERIES"):
-        scu.find_studies({}, None, SETTINGS, level="IMAGE")
+    with pytest.raises(QueryError, match="not a DICOM keyword"):
+        _identifier({"PatientNme": "x"}, STUDY_KEYS, (), "ISO_IR 192")
+    with pytest.raises(QueryError, match="StudyDate"):
+        _identifier({"StudyDate": "2026-01-01"}, STUDY_KEYS, (), "ISO_IR 192")
+    with pytest.raises(QueryError, match="not STUDY or SERIES"):
+        find_studies({}, None, SETTINGS, level="IMAGE")
 
 
 def test_orthanc_refuses_queries_from_an_unknown_ae(orthanc):
     server = orthanc(DicomModalities={})
-    with pytest.raises(scu.NetworkError, match="orthanc"):
-        scu.find_studies({}, server.destination, SETTINGS)
+    with pytest.raises(NetworkError, match="orthanc"):
+        find_studies({}, server.destination, SETTINGS)
 
 
 # ---------------------------------------------------------------------------------------
@@ -127,7 +128,7 @@ def _names(matches) -> dict[str, str]:
 def test_worklist_names_in_every_charset(worklist):
     raw = worklist.files[3].read_bytes()
     assert LATIN1.encode("latin-1") in raw and b"SpecificCharacterSet" not in raw
-    matches = scu.find_worklist({}, worklist.destination, SETTINGS)
+    matches = find_worklist({}, worklist.destination, SETTINGS)
     assert _names(matches) == {"A1": JAPANESE, "A2": KOREAN, "A3": UTF8, "A4": LATIN1}
     (latin,) = [m for m in matches if m.AccessionNumber == "A4"]
     assert latin.RequestedProcedureDescription == LATIN1_LO  # text other than names too
@@ -136,20 +137,16 @@ def test_worklist_names_in_every_charset(worklist):
 
 def test_worklist_fallback_charset_is_configurable(worklist):
     query = {"AccessionNumber": "A4"}
-    (match,) = scu.find_worklist(
-        query, worklist.destination, SETTINGS, fallback_charset="ISO_IR 148"
-    )
+    (match,) = find_worklist(query, worklist.destination, SETTINGS, fallback_charset="ISO_IR 148")
     # the same bytes in Latin-5 (Turkish): ü is 0xFC in both, so the name stays readable
     assert str(match.PatientName) == LATIN1
-    (match,) = scu.find_worklist(
-        query, worklist.destination, SETTINGS, fallback_charset="ISO_IR 144"
-    )
+    (match,) = find_worklist(query, worklist.destination, SETTINGS, fallback_charset="ISO_IR 144")
     assert str(match.PatientName) != LATIN1  # Cyrillic decodes 0xFC differently
 
 
 def test_worklist_matching(worklist):
     def accessions(**query):
-        matches = scu.find_worklist(query, worklist.destination, SETTINGS)
+        matches = find_worklist(query, worklist.destination, SETTINGS)
         return sorted(m.AccessionNumber for m in matches)
 
     assert accessions(Modality="MR") == ["A2"]
@@ -157,7 +154,7 @@ def test_worklist_matching(worklist):
     assert accessions(ScheduledStationAETitle="SCANNER1") == ["A1", "A3"]
     assert accessions(ScheduledStationAETitle="SCANNER1", Modality="CT") == ["A1"]
     assert accessions(PatientID="P2") == ["A2"]
-    sps = scu.find_worklist({"Modality": "OT"}, worklist.destination, SETTINGS)[0]
+    sps = find_worklist({"Modality": "OT"}, worklist.destination, SETTINGS)[0]
     step = sps.ScheduledProcedureStepSequence[0]
     assert (step.ScheduledStationAETitle, step.ScheduledProcedureStepStartDate) == (
         "SCANNER1",

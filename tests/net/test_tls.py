@@ -9,11 +9,11 @@ import pydicom
 import pytest
 import trustme
 
-from napari_ezp2p.net import scu
+from napari_ezp2p.net.association import echo
 from napari_ezp2p.net.destination import TlsSettings
+from napari_ezp2p.net.store import store
 from tests.conftest import start_storescp
-from tests.net.helpers import sc_objects
-from tests.net.test_scu import SETTINGS
+from tests.net.helpers import SETTINGS, sc_objects
 
 
 @pytest.fixture
@@ -41,10 +41,10 @@ def tls_storescp(tmp_path):
 
 def test_echo_and_store_over_tls(tls_storescp):
     dest, scp, _ = tls_storescp
-    result = scu.echo(dest, SETTINGS)
+    result = echo(dest, SETTINGS)
     assert result.ok, result.error
     objects = sc_objects(2, "jpeg-ls")
-    report = scu.store(objects, dest, SETTINGS)
+    report = store(objects, dest, SETTINGS)
     assert report.ok, report.error
     received = {pydicom.dcmread(p).SOPInstanceUID for p in scp.received()}
     assert received == {o.SOPInstanceUID for o in objects}
@@ -55,13 +55,13 @@ def test_wrong_ca_is_a_certificate_error(tls_storescp):
     other = tmp_path / "other-ca.pem"
     trustme.CA().cert_pem.write_to_path(str(other))
     wrong = dataclasses.replace(dest, tls=dataclasses.replace(dest.tls, ca_file=str(other)))
-    result = scu.echo(wrong, SETTINGS)
+    result = echo(wrong, SETTINGS)
     assert not result.ok
     assert "TLS certificate verification failed" in result.error
     assert re.search(
         "self-signed certificate in certificate chain|unable to get local issuer", result.error
     )
-    report = scu.store(sc_objects(1), wrong, SETTINGS)
+    report = store(sc_objects(1), wrong, SETTINGS)
     assert [o.category for o in report.outcomes] == ["not sent"]
     assert "TLS certificate verification failed" in report.error
 
@@ -71,12 +71,12 @@ def test_unverified_tls_still_connects(tls_storescp):
     other = tmp_path / "other-ca.pem"
     trustme.CA().cert_pem.write_to_path(str(other))
     tls = dataclasses.replace(dest.tls, ca_file=str(other), verify=False)
-    assert scu.echo(dataclasses.replace(dest, tls=tls), SETTINGS).ok
+    assert echo(dataclasses.replace(dest, tls=tls), SETTINGS).ok
 
 
 def test_missing_ca_file_is_a_clear_error(tls_storescp, tmp_path):
     dest, _, _ = tls_storescp
     tls = dataclasses.replace(dest.tls, ca_file=str(tmp_path / "missing.pem"))
-    result = scu.echo(dataclasses.replace(dest, tls=tls), SETTINGS)
+    result = echo(dataclasses.replace(dest, tls=tls), SETTINGS)
     assert not result.ok
     assert "cannot load the CA bundle" in result.error

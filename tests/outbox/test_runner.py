@@ -1,5 +1,5 @@
 """The runner against a real pynetdicom Storage SCP on 127.0.0.1, with the real SCU
-(:func:`napari_ezp2p.net.scu.store`) and a real outbox on disk."""
+(:func:`napari_ezp2p.net.store.store`) and a real outbox on disk."""
 
 from __future__ import annotations
 

@@ -48,8 +48,8 @@ from ..jobs.destinations import (
     with_ae_title,
     with_destination,
 )
+from ..net.association import EchoResult
 from ..net.destination import DEFAULT_MAX_PDU, MAX_ASSOCIATIONS, TlsSettings
-from ..net.scu import EchoResult
 from ._common import run_in_thread, scroll_down_only
 
 _COLUMNS = ("Send", "Name", "Address", "Syntax", "Role")

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..config import Config, add_destination, load_user_config
+from ..net.association import EchoResult, echo
 from ..net.destination import DEFAULT_MAX_PDU, Destination, TlsSettings, check_ae_title
-from ..net.scu import EchoResult, echo
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from pydicom.multival import MultiValue
 
 from ..config import load_user_config, resolve_destination, resolve_worklist
 from ..net.destination import Destination, NetworkSettings
-from ..net.scu import QueryError, find_studies, find_worklist
+from ..net.query import QueryError, find_studies, find_worklist
 
 #: Query levels: a Modality Worklist, and the study and series levels of Study Root.
 LEVELS = ("worklist", "study", "series")

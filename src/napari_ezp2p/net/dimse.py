@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from ..outbox import Entry
 from ..outbox.runner import Outcome, Sender, SenderProgress
 from .destination import Destination, NetworkSettings
-from .scu import StoreFile, StoreProgress, store
+from .store import StoreFile, StoreProgress, store
 
 
 def sender(settings: NetworkSettings) -> Sender:

@@ -1,126 +1,33 @@
-"""Verification and Storage as SCU, against storescp, Orthanc and pynetdicom SCPs."""
+"""Storage as SCU, against storescp, Orthanc and pynetdicom SCPs."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import socket
-import threading
 import time
 
 import numpy as np
 import pydicom
+import pynetdicom.association
 import pytest
 from pydicom.uid import ExplicitVRLittleEndian, JPEGLSLossless
-from pynetdicom import evt
-from pynetdicom._handlers import standard_pdu_sent_handler
-from pynetdicom.dimse_primitives import C_ECHO
-from pynetdicom.sop_class import Verification
+from pynetdicom import _config
 
-from napari_ezp2p.core.identity import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 from napari_ezp2p.core.transfer import TRANSFER_SYNTAXES
-from napari_ezp2p.net import scu
-from napari_ezp2p.net.destination import Destination, NetworkSettings
-from tests.conftest import OUR_AE, free_port, start_storescp
-from tests.net.helpers import fake_scp, grey8, sc_objects
-
-# Generous DIMSE timeout: Orthanc's first C-STORE can be slow on a loaded 2-core machine.
-SETTINGS = NetworkSettings(ae_title=OUR_AE, acse_timeout=5, dimse_timeout=30, network_timeout=30)
-
-# ---------------------------------------------------------------------------------------
-# Verification
-
-
-def test_echo_storescp(storescp):
-    result = scu.echo(storescp.destination, SETTINGS)
-    assert result.ok, result.error
-    assert result.status == 0
-    assert 0 < result.seconds < 2
-
-
-def test_echo_closed_port_says_connection_refused():
-    dest = Destination("nobody", "NOBODY", "127.0.0.1", free_port())
-    result = scu.echo(dest, SETTINGS)
-    assert not result.ok
-    assert result.status is None
-    assert "connection refused" in result.error
-    assert dest.address in result.error
-
-
-def test_echo_wrong_called_ae_is_rejected_with_reason(orthanc):
-    server = orthanc(DicomCheckCalledAet=True)
-    dest = dataclasses.replace(server.destination, ae_title="NOT-ORTHANC")
-    result = scu.echo(dest, SETTINGS)
-    assert not result.ok
-    assert "rejected the association permanently" in result.error
-    assert "called ae title not recognised" in result.error
-
-
-def test_every_association_carries_our_implementation_identity():
-    with fake_scp() as scp:
-        # the destination's max PDU is what we announce on associations with it
-        dest = dataclasses.replace(scp.destination, max_pdu=32768)
-        assert scu.echo(dest, SETTINGS).ok
-        assert scu.store(sc_objects(1), dest, SETTINGS).ok
-        scu.find_studies({}, dest, SETTINGS)
-        scu.find_worklist({}, dest, SETTINGS)
-    assert len(scp.requests) == 4
-    for request in scp.requests:
-        assert request["implementation_class_uid"] == IMPLEMENTATION_CLASS_UID
-        assert request["implementation_version_name"] == IMPLEMENTATION_VERSION_NAME
-        assert request["ae_title"] == OUR_AE
-        assert request["max_pdu"] == 32768
-
-
-def test_our_socket_has_tcp_nodelay(storescp, monkeypatch):
-    seen = []
-    original = scu._Session._conn_open
-
-    def conn_open(self, event):
-        original(self, event)
-        sock = event.assoc.dul.socket.socket
-        seen.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
-
-    monkeypatch.setattr(scu._Session, "_conn_open", conn_open)
-    assert scu.echo(storescp.destination, SETTINGS).ok
-    assert seen and seen[0] != 0
-
-
-@pytest.mark.parametrize("level", [logging.WARNING, logging.INFO])
-def test_pynetdicom_describes_the_traffic_only_when_its_log_is_read(
-    storescp, monkeypatch, caplog, level
-):
-    caplog.set_level(level, logger="pynetdicom")
-    bound = []
-    original = scu._Session._conn_open
-
-    def conn_open(self, event):
-        original(self, event)
-        bound.extend(handler for handler, _ in event.assoc.get_handlers(evt.EVT_PDU_SENT))
-
-    monkeypatch.setattr(scu._Session, "_conn_open", conn_open)
-    assert scu.echo(storescp.destination, SETTINGS).ok
-    logged = level == logging.INFO
-    assert (standard_pdu_sent_handler in bound) is logged
-    assert ("Received Echo Response" in caplog.text) is logged
-
-
-def test_only_the_caller_takes_the_responses_of_its_requests(storescp):
-    # pynetdicom's association thread looks for requests to serve every millisecond, and
-    # a gap in its pause around our requests let it take a response (seen under load).
-    session = scu._Session(storescp.destination, SETTINGS)
-    assoc = session.open(scu._contexts(Verification, [ExplicitVRLittleEndian]))
-    try:
-        response = C_ECHO()
-        response.MessageIDBeingRespondedTo = 1
-        response.Status = 0x0000
-        assoc.dimse.msg_queue.put((1, response))
-        time.sleep(0.2)  # some 200 turns of the association thread
-        assert assoc.is_established
-        assert assoc.dimse.get_msg(block=False) == (1, response)
-    finally:
-        scu._release(assoc)
-
+from napari_ezp2p.net.destination import Destination
+from napari_ezp2p.net.store import (
+    FAILURE,
+    NOT_SENT,
+    SUCCESS,
+    WARNING,
+    StoreFile,
+    StoreProgress,
+    _storage_status,
+    store,
+    store_many,
+)
+from tests.conftest import free_port, start_storescp
+from tests.net.helpers import SETTINGS, fake_scp, grey8, sc_objects
 
 # ---------------------------------------------------------------------------------------
 # Storage to storescp
@@ -128,7 +35,7 @@ def test_only_the_caller_takes_the_responses_of_its_requests(storescp):
 
 def test_every_transfer_syntax_arrives_and_lossless_is_bit_exact(storescp):
     objects = [sc_objects(1, ts.key)[0] for ts in TRANSFER_SYNTAXES]
-    report = scu.store(objects, storescp.destination, SETTINGS)
+    report = store(objects, storescp.destination, SETTINGS)
     assert report.ok, report.error
     assert [o.category for o in report.outcomes] == ["success"] * len(objects)
     received = {}
@@ -150,7 +57,7 @@ def test_part10_paths_are_sent_and_progress_counts_bytes(storescp, tmp_path):
         paths.append(tmp_path / f"{number}.dcm")
         ds.save_as(paths[-1], enforce_file_format=True)
     updates = []
-    report = scu.store(paths, storescp.destination, SETTINGS, progress=updates.append)
+    report = store(paths, storescp.destination, SETTINGS, progress=updates.append)
     assert report.ok, report.error
     assert [o.source for o in report.outcomes] == [str(p) for p in paths]
     finished = [u for u in updates if u.outcome is not None]
@@ -167,7 +74,7 @@ def test_part10_paths_are_sent_and_progress_counts_bytes(storescp, tmp_path):
 def test_preferred_transfer_syntax_is_transcoded_losslessly(storescp):
     objects = sc_objects(2, "explicit-le")
     dest = dataclasses.replace(storescp.destination, transfer_syntax="jpeg-ls")
-    report = scu.store(objects, dest, SETTINGS)
+    report = store(objects, dest, SETTINGS)
     assert report.ok, report.error
     for path in storescp.received():
         ds = pydicom.dcmread(path)
@@ -180,7 +87,7 @@ def test_preferred_transfer_syntax_is_transcoded_losslessly(storescp):
 
 def test_a_lossy_preference_never_recompresses_lossless_objects(storescp):
     dest = dataclasses.replace(storescp.destination, transfer_syntax="jpeg-baseline")
-    report = scu.store(sc_objects(1, "rle"), dest, SETTINGS)
+    report = store(sc_objects(1, "rle"), dest, SETTINGS)
     assert report.ok, report.error
     (path,) = storescp.received()
     assert pydicom.dcmread(path).file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.5"
@@ -191,9 +98,7 @@ def test_store_many_sends_to_each_destination(storescp, tmp_path):
     try:
         down = Destination("down", "DOWN", "127.0.0.1", free_port())
         objects = sc_objects(3)
-        reports = scu.store_many(
-            objects, [storescp.destination, other.destination, down], SETTINGS
-        )
+        reports = store_many(objects, [storescp.destination, other.destination, down], SETTINGS)
         assert [r.destination for r in reports] == [storescp.destination, other.destination, down]
         assert reports[0].ok and reports[1].ok
         assert len(storescp.received()) == len(other.received()) == 3
@@ -211,10 +116,10 @@ def _slow(number: int, ds) -> int:
 
 def test_several_associations_share_the_objects():
     objects = sc_objects(12)
-    seen: list[scu.StoreProgress] = []
+    seen: list[StoreProgress] = []
     with fake_scp(_slow) as scp:
         dest = dataclasses.replace(scp.destination, associations=3)
-        report = scu.store(objects, dest, SETTINGS, progress=seen.append)
+        report = store(objects, dest, SETTINGS, progress=seen.append)
     assert report.ok, report.error
     assert sorted(scp.stored) == sorted(ds.SOPInstanceUID for ds in objects)
     assert len(scp.requests) == 3
@@ -228,7 +133,7 @@ def test_several_associations_share_the_objects():
 def test_a_peer_taking_one_association_at_a_time_gets_everything(storescp):
     # storescp serves one association, then the next: the others wait their turn
     dest = dataclasses.replace(storescp.destination, associations=4)
-    report = scu.store(sc_objects(10), dest, SETTINGS)
+    report = store(sc_objects(10), dest, SETTINGS)
     assert report.ok, report.error
     assert len(storescp.received()) == 10
 
@@ -237,7 +142,7 @@ def test_associations_beyond_the_peers_limit_are_not_an_error(caplog):
     caplog.set_level(logging.INFO, logger="napari_ezp2p")
     with fake_scp(_slow, maximum_associations=1) as scp:
         dest = dataclasses.replace(scp.destination, associations=3)
-        report = scu.store(sc_objects(6), dest, SETTINGS)
+        report = store(sc_objects(6), dest, SETTINGS)
     assert report.ok, report.error
     assert len(scp.stored) == 6 and len(set(scp.stored_on)) == 1
     assert "2 more associations refused" in caplog.text
@@ -249,11 +154,11 @@ def test_the_transfer_does_not_wait_for_associations_still_being_answered():
         if number > 0:
             time.sleep(3)
 
-    seen: list[scu.StoreProgress] = []
+    seen: list[StoreProgress] = []
     with fake_scp(on_request=late) as scp:
         dest = dataclasses.replace(scp.destination, associations=3)
         started = time.monotonic()
-        report = scu.store(sc_objects(4), dest, SETTINGS, progress=seen.append)
+        report = store(sc_objects(4), dest, SETTINGS, progress=seen.append)
         took = time.monotonic() - started
         reported = len(seen)
         time.sleep(3.5)  # the late associations open, find nothing to send, and say nothing
@@ -271,12 +176,12 @@ def test_a_failure_on_one_association_stops_the_others():
 
     with fake_scp(third_fails) as scp:
         dest = dataclasses.replace(scp.destination, associations=3)
-        report = scu.store(sc_objects(12), dest, SETTINGS)
+        report = store(sc_objects(12), dest, SETTINGS)
     categories = [o.category for o in report.outcomes]
-    assert categories.count(scu.FAILURE) == 1
-    (failed,) = [o for o in report.outcomes if o.category == scu.FAILURE]
+    assert categories.count(FAILURE) == 1
+    (failed,) = [o for o in report.outcomes if o.category == FAILURE]
     assert report.error == failed.message and "0xA700" in failed.message
-    not_sent = [o for o in report.outcomes if o.category == scu.NOT_SENT]
+    not_sent = [o for o in report.outcomes if o.category == NOT_SENT]
     assert len(not_sent) >= 12 - 6  # the others finish the object in hand, no more
     assert all(f"stopped when {failed.sop_instance_uid} failed" in o.message for o in not_sent)
     assert len(scp.stored) == 12 - len(not_sent)
@@ -286,7 +191,7 @@ def test_orthanc_stores_from_several_associations(orthanc):
     server = orthanc()
     objects = sc_objects(20)
     dest = dataclasses.replace(server.destination, associations=4)
-    report = scu.store(objects, dest, SETTINGS)
+    report = store(objects, dest, SETTINGS)
     assert report.ok, report.error
     stored = server.rest("/instances?expand")
     uids = sorted(i["MainDicomTags"]["SOPInstanceUID"] for i in stored)
@@ -296,7 +201,7 @@ def test_orthanc_stores_from_several_associations(orthanc):
 def test_unreachable_destination_reports_every_object_not_sent():
     dest = Destination("nobody", "NOBODY", "127.0.0.1", free_port())
     objects = sc_objects(2)
-    report = scu.store(objects, dest, SETTINGS)
+    report = store(objects, dest, SETTINGS)
     assert not report.ok
     assert "connection refused" in report.error
     assert [o.category for o in report.outcomes] == ["not sent", "not sent"]
@@ -310,7 +215,7 @@ def test_unreachable_destination_reports_every_object_not_sent():
 def test_failure_status_aborts_and_leaves_the_rest_not_sent():
     objects = sc_objects(4)
     with fake_scp(lambda n, ds: 0xA700 if n == 1 else 0) as scp:
-        report = scu.store(objects, scp.destination, SETTINGS)
+        report = store(objects, scp.destination, SETTINGS)
         assert scp.aborted.wait(5), "the association was not aborted"
     assert [o.category for o in report.outcomes] == ["success", "failure", "not sent", "not sent"]
     assert report.outcomes[1].status == 0xA700
@@ -330,12 +235,35 @@ def test_failure_status_aborts_and_leaves_the_rest_not_sent():
 )
 def test_warning_status_is_recorded_and_the_transfer_goes_on(status, text):
     with fake_scp(lambda n, ds: status if n == 1 else 0) as scp:
-        report = scu.store(sc_objects(3), scp.destination, SETTINGS)
+        report = store(sc_objects(3), scp.destination, SETTINGS)
     assert [o.category for o in report.outcomes] == ["success", "warning", "success"]
     assert report.outcomes[1].status == status
     assert text in report.outcomes[1].message
     assert report.ok
     assert len(scp.stored) == 3
+
+
+@pytest.mark.parametrize(
+    "code, category, text",
+    [
+        (0x0000, SUCCESS, "Success"),
+        (0x0001, WARNING, "Warning"),
+        (0x0107, WARNING, "Attribute List Error"),
+        (0xB000, WARNING, "Coercion of Data Elements"),
+        (0xB007, WARNING, "Data Set Does Not Match SOP Class"),
+        (0xB123, WARNING, "Warning"),  # an unknown 0xBxxx code is still a warning
+        (0x0122, FAILURE, "Refused: SOP Class Not Supported"),
+        (0xA700, FAILURE, "Refused: Out of Resources"),
+        (0xA7FF, FAILURE, "Refused: Out of Resources"),
+        (0xC123, FAILURE, "Cannot Understand"),
+        (0xFE00, FAILURE, "Cancel"),
+        (0xFF00, FAILURE, "Pending"),  # no C-STORE is pending: the peer is wrong
+        (0x1234, FAILURE, "Unknown"),
+        (0xD000, FAILURE, "Unknown"),
+    ],
+)
+def test_a_storage_status_has_pynetdicoms_category_and_text(code, category, text):
+    assert _storage_status(code) == (category, text)
 
 
 def test_no_answer_is_a_timeout_not_a_hang():
@@ -346,7 +274,7 @@ def test_no_answer_is_a_timeout_not_a_hang():
     settings = dataclasses.replace(SETTINGS, dimse_timeout=0.5)
     with fake_scp(sleepy) as scp:
         start = time.perf_counter()
-        report = scu.store(sc_objects(2), scp.destination, settings)
+        report = store(sc_objects(2), scp.destination, settings)
         took = time.perf_counter() - start
     assert took < 2.5
     assert [o.category for o in report.outcomes] == ["failure", "not sent"]
@@ -360,7 +288,7 @@ def test_no_answer_is_a_timeout_not_a_hang():
 def test_orthanc_narrowed_to_native_gets_jpeg_ls_as_explicit_le(orthanc):
     server = orthanc(AcceptedTransferSyntaxes=["1.2.840.10008.1.2", "1.2.840.10008.1.2.1"])
     (ds,) = sc_objects(1, "jpeg-ls")
-    report = scu.store([ds], server.destination, SETTINGS)
+    report = store([ds], server.destination, SETTINGS)
     assert report.ok, report.error
     assert report.outcomes[0].transfer_syntax == ExplicitVRLittleEndian
     assert ds.file_meta.TransferSyntaxUID == JPEGLSLossless
@@ -378,7 +306,7 @@ def test_orthanc_narrowed_to_native_gets_jpeg_ls_as_explicit_le(orthanc):
 
 def test_orthanc_that_does_not_know_us_refuses_everything(orthanc):
     server = orthanc(DicomModalities={}, DicomAlwaysAllowStore=False)
-    report = scu.store(sc_objects(2), server.destination, SETTINGS)
+    report = store(sc_objects(2), server.destination, SETTINGS)
     assert not report.ok
     # Orthanc accepts the association, then aborts it at the first C-STORE
     assert [o.category for o in report.outcomes] == ["failure", "not sent"]
@@ -389,62 +317,7 @@ def test_orthanc_that_does_not_know_us_refuses_everything(orthanc):
 
 
 # ---------------------------------------------------------------------------------------
-# Association failures, each with its own message
-
-
-def test_unknown_host_is_named():
-    dest = Destination("nowhere", "NOWHERE", "no-such-host.invalid", 104)
-    result = scu.echo(dest, SETTINGS)
-    assert not result.ok
-    assert "unknown host 'no-such-host.invalid'" in result.error
-
-
-@pytest.fixture
-def silent_listener():
-    """A TCP port that accepts connections and never says a word."""
-    server = socket.create_server(("127.0.0.1", 0))
-    yield server
-    server.close()
-
-
-def test_silent_peer_is_an_association_timeout(silent_listener):
-    port = silent_listener.getsockname()[1]
-    dest = Destination("silent", "SILENT", "127.0.0.1", port)
-    settings = dataclasses.replace(SETTINGS, acse_timeout=0.5)
-    start = time.perf_counter()
-    report = scu.store(sc_objects(1), dest, settings)
-    assert time.perf_counter() - start < 3
-    assert "did not answer the association request within 0.5 s" in report.error
-    assert [o.category for o in report.outcomes] == ["not sent"]
-
-
-def test_peer_closing_the_connection_is_named():
-    server = socket.create_server(("127.0.0.1", 0))
-    port = server.getsockname()[1]
-
-    def close_at_once():
-        connection, _ = server.accept()
-        connection.close()
-
-    thread = threading.Thread(target=close_at_once)
-    thread.start()
-    try:
-        result = scu.echo(Destination("closer", "CLOSER", "127.0.0.1", port), SETTINGS)
-    finally:
-        thread.join(5)
-        server.close()
-    assert not result.ok
-    assert "closed the connection during the association request" in result.error
-
-
-def test_abort_during_store_is_reported(tmp_path):
-    scp = start_storescp(tmp_path / "aborting", extra=["--abort-during"])
-    try:
-        report = scu.store(sc_objects(2), scp.destination, SETTINGS)
-    finally:
-        scp.peer.stop()
-    assert [o.category for o in report.outcomes] == ["failure", "not sent"]
-    assert "aborted the association (A-ABORT from the service user)" in report.outcomes[0].message
+# Objects that cannot go
 
 
 def test_an_unreadable_file_is_a_failure_and_the_others_go(storescp, tmp_path):
@@ -452,7 +325,7 @@ def test_an_unreadable_file_is_a_failure_and_the_others_go(storescp, tmp_path):
     sc_objects(1)[0].save_as(good, enforce_file_format=True)
     bad = tmp_path / "bad.dcm"
     bad.write_bytes(b"not DICOM")
-    report = scu.store([bad, good], storescp.destination, SETTINGS)
+    report = store([bad, good], storescp.destination, SETTINGS)
     assert [o.category for o in report.outcomes] == ["failure", "success"]
     assert str(bad) in report.outcomes[0].message
     assert not report.ok
@@ -462,10 +335,10 @@ def test_an_unreadable_file_is_a_failure_and_the_others_go(storescp, tmp_path):
 def test_a_sop_class_the_peer_refuses_is_a_failure(storescp):
     sc, ct = sc_objects(2)
     ct.SOPClassUID = ct.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
-    report = scu.store([sc, ct], storescp.destination, SETTINGS)
+    report = store([sc, ct], storescp.destination, SETTINGS)
     assert [o.category for o in report.outcomes] == ["success", "failure"]
     assert "accepted no presentation context for CT Image Storage" in report.error
-    only_ct = scu.store([ct], storescp.destination, SETTINGS)
+    only_ct = store([ct], storescp.destination, SETTINGS)
     assert [o.category for o in only_ct.outcomes] == ["not sent"]
     assert "accepted none of the presentation contexts we proposed" in only_ct.error
 
@@ -495,10 +368,35 @@ def test_a_file_in_an_accepted_syntax_goes_byte_for_byte_without_decoding(
         assert kwargs.get("stop_before_pixels"), "the whole file was decoded"
         return read(path, *args, **kwargs)
 
-    monkeypatch.setattr(scu.pydicom, "dcmread", header_only)
-    report = scu.store(paths, storescp.destination, SETTINGS)
+    monkeypatch.setattr(pydicom, "dcmread", header_only)
+    report = store(paths, storescp.destination, SETTINGS)
     assert report.ok, report.error
     assert [o.transfer_syntax for o in report.outcomes] == [JPEGLSLossless] * 2
+    got = {read(p).SOPInstanceUID: _dataset_part(p) for p in storescp.received()}
+    assert got == {read(p).SOPInstanceUID: _dataset_part(p) for p in paths}
+
+
+def test_a_file_sent_as_it_is_is_neither_decoded_nor_encoded(storescp, tmp_path, monkeypatch):
+    """pynetdicom streams the file's dataset: it neither reads it (``dcmread``) nor
+    encodes it again, whatever the process-wide ``STORE_SEND_CHUNKED_DATASET`` says."""
+    monkeypatch.setattr(_config, "STORE_SEND_CHUNKED_DATASET", False)
+    paths = []
+    for number, ds in enumerate(sc_objects(2, "jpeg-ls")):
+        paths.append(tmp_path / f"{number}.dcm")
+        ds.save_as(paths[-1], enforce_file_format=True)
+    read, encode = pynetdicom.association.dcmread, pynetdicom.association.encode
+    decoded, encoded = [], []
+    monkeypatch.setattr(
+        pynetdicom.association, "dcmread", lambda *a, **k: decoded.append(a) or read(*a, **k)
+    )
+    monkeypatch.setattr(
+        pynetdicom.association, "encode", lambda ds, *a: encoded.append(ds) or encode(ds, *a)
+    )
+    report = store(paths, storescp.destination, SETTINGS)
+    assert report.ok, report.error
+    assert [o.transfer_syntax for o in report.outcomes] == [JPEGLSLossless] * 2
+    assert decoded == []
+    assert not [ds for ds in encoded if "PixelData" in ds]
     got = {read(p).SOPInstanceUID: _dataset_part(p) for p in storescp.received()}
     assert got == {read(p).SOPInstanceUID: _dataset_part(p) for p in paths}
 
@@ -512,18 +410,18 @@ def test_a_store_file_has_only_its_meta_read_and_is_checked_against_it(
         paths.append(tmp_path / f"{number}.dcm")
         ds.save_as(paths[-1], enforce_file_format=True)
     files = [
-        scu.StoreFile(p, ds.SOPClassUID, ds.SOPInstanceUID)
+        StoreFile(p, ds.SOPClassUID, ds.SOPInstanceUID)
         for p, ds in zip(paths, objects, strict=True)
     ]
     # the outbox said another instance than the file's meta: it is read, not streamed
     files[2] = dataclasses.replace(files[2], sop_instance_uid=objects[0].SOPInstanceUID)
-    files.append(scu.StoreFile(tmp_path / "gone.dcm", objects[0].SOPClassUID, "1.2.3"))
+    files.append(StoreFile(tmp_path / "gone.dcm", objects[0].SOPClassUID, "1.2.3"))
     reads = []
     read = pydicom.dcmread
-    monkeypatch.setattr(scu.pydicom, "dcmread", lambda p, *a, **k: reads.append(p) or read(p))
-    report = scu.store(files, storescp.destination, SETTINGS)
+    monkeypatch.setattr(pydicom, "dcmread", lambda p, *a, **k: reads.append(p) or read(p))
+    report = store(files, storescp.destination, SETTINGS)
     assert reads == [paths[2]]  # the two files the meta vouches for: never parsed
-    assert [o.category for o in report.outcomes] == [scu.SUCCESS] * 3 + [scu.FAILURE]
+    assert [o.category for o in report.outcomes] == [SUCCESS] * 3 + [FAILURE]
     assert f"cannot read {tmp_path / 'gone.dcm'}" in report.outcomes[3].message
     assert len(storescp.received()) == 3
 
@@ -538,7 +436,7 @@ def test_a_file_the_peer_takes_only_transcoded_is_decoded(tmp_path):
         return 0
 
     with fake_scp(status) as peer:  # pynetdicom's default syntaxes: no JPEG-LS
-        report = scu.store([path], peer.destination, SETTINGS)
+        report = store([path], peer.destination, SETTINGS)
     assert report.ok, report.error
     assert report.outcomes[0].transfer_syntax == ExplicitVRLittleEndian
     assert pixels == [grey8(1).tobytes()]
@@ -558,7 +456,7 @@ def test_a_large_file_is_streamed_with_little_memory(storescp, tmp_path):
     del ds
     tracemalloc.start()
     try:
-        report = scu.store([path], storescp.destination, SETTINGS)
+        report = store([path], storescp.destination, SETTINGS)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

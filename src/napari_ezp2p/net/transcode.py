@@ -1,0 +1,109 @@
+"""Re-encoding an object in the transfer syntax a peer accepted, keeping its identity."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+from pydicom.dataset import Dataset
+from pydicom.uid import UID
+
+from ..core.errors import ConversionError, Ezp2pError
+from ..core.image import SourceImage
+from ..core.pixels import set_pixel_data
+from ..core.transfer import transfer_syntax
+
+_LOSSY_ATTRIBUTES = (
+    "LossyImageCompression",
+    "LossyImageCompressionRatio",
+    "LossyImageCompressionMethod",
+)
+
+
+class TranscodeError(Ezp2pError):
+    """An object that cannot be re-encoded in the transfer syntax the peer accepted."""
+
+
+def is_lossless(syntax: UID) -> bool:
+    """Whether ``syntax`` keeps the pixels exactly (native and deflated ones do)."""
+    try:
+        return transfer_syntax(str(syntax)).lossless
+    except ConversionError:
+        return not syntax.is_compressed
+
+
+def transcode(ds: Dataset, target: UID | str) -> Dataset:
+    """A copy of ``ds`` whose Pixel Data is in ``target``; ``ds`` is left unchanged, the SOP
+    Instance UID and lossy compression history are kept.
+
+    Refuses to encode into a lossy syntax (that would need a new SOP Instance UID and is
+    the converter's decision, not the sender's). Decoding a lossy object into a native or
+    lossless syntax is allowed (the lossy history stays recorded).
+    """
+    target = UID(target)
+    source = ds.file_meta.TransferSyntaxUID
+    if source == target:
+        return ds
+    label = target.name
+    if not is_lossless(target):
+        raise TranscodeError(
+            f"{ds.SOPInstanceUID}: will not re-encode {source.name} into the lossy {label}"
+        )
+    out = Dataset()
+    for element in ds:
+        if element.tag != 0x7FE00010:
+            out.add(copy.deepcopy(element))
+    out.file_meta = copy.deepcopy(ds.file_meta)
+    try:
+        image = _source_image(ds)
+        if image is not None:
+            photometric = ds.get("PhotometricInterpretation")
+            set_pixel_data(
+                out, image, transfer_syntax(str(target)), multiframe="NumberOfFrames" in ds
+            )
+            if photometric == "MONOCHROME1":
+                out.PhotometricInterpretation = photometric
+            for keyword in _LOSSY_ATTRIBUTES:
+                if keyword in ds:
+                    out[keyword] = copy.deepcopy(ds[keyword])
+                elif keyword in out:
+                    del out[keyword]
+        elif "PixelData" not in ds or not target.is_compressed:
+            out = copy.deepcopy(ds)
+            if source.is_compressed:
+                out.decompress(generate_instance_uid=False)
+            elif source.is_little_endian != target.is_little_endian and "PixelData" in ds:
+                raise TranscodeError(f"{ds.SOPInstanceUID}: cannot swap the byte order")
+            out.file_meta.TransferSyntaxUID = target
+        else:
+            raise TranscodeError(
+                f"{ds.SOPInstanceUID}: the pixel data (signed, palette or over 16 bits) "
+                f"cannot be encoded in {label}"
+            )
+    except (ConversionError, ValueError, TypeError, RuntimeError, NotImplementedError) as error:
+        raise TranscodeError(
+            f"{ds.SOPInstanceUID}: cannot transcode {source.name} to {label}: {error}"
+        ) from None
+    out.file_meta.TransferSyntaxUID = target
+    return out
+
+
+def _source_image(ds: Dataset) -> SourceImage | None:
+    """The pixels of ``ds`` as our encoder takes them, or None when they don't fit it."""
+    if "PixelData" not in ds:
+        return None
+    samples = ds.get("SamplesPerPixel", 1)
+    bits = ds.get("BitsAllocated", 0)
+    photometric = ds.get("PhotometricInterpretation", "")
+    if (
+        ds.get("PixelRepresentation", 0) != 0
+        or bits not in (8, 16)
+        or samples not in (1, 3)
+        or (samples == 3 and bits != 8)
+        or photometric in ("PALETTE COLOR", "YBR_PARTIAL_420")
+    ):
+        return None
+    pixels = np.ascontiguousarray(ds.pixel_array)
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    pixels = pixels.reshape(frames, ds.Rows, ds.Columns, samples)
+    return SourceImage(pixels.astype(f"u{bits // 8}", copy=False), int(ds.BitsStored))
