@@ -124,9 +124,12 @@ def _is_video(path: Path) -> bool:
 
 
 def _is_dicom(path: Path) -> bool:
-    from ..workflow import is_dicom_file
+    from pydicom.misc import is_dicom
 
-    return path.is_file() and is_dicom_file(path)
+    try:
+        return path.is_file() and is_dicom(path)
+    except OSError:
+        return False
 
 
 def _plugin_used() -> None:
