@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import tifffile
 from PIL import Image
-from pydicom import dcmread
+from pydicom import Dataset, dcmread
+from pydicom.pixels import apply_modality_lut
 
 from napari_ezp2p._napari.reader import get_reader, read_layers
 from napari_ezp2p.core.convert import convert_images, write_atomically
@@ -115,6 +116,40 @@ def test_monochrome1_is_inverted_for_display(tmp_path):
     ((data, attributes, _),) = read_layers(str(path))
     assert np.array_equal(data, 4095 - _film())  # 12 bits stored
     assert attributes["contrast_limits"] == [4095 - 1200, 4095 - 800]
+
+
+def _with_modality_lut(path: Path, lut: np.ndarray, photometric: str = "MONOCHROME2") -> Path:
+    """The file at ``path`` with a Modality LUT Sequence (12-bit in, 16-bit out) for
+    its rescale."""
+    ds = dcmread(path)
+    for keyword in ("RescaleSlope", "RescaleIntercept", "RescaleType"):
+        if keyword in ds:
+            delattr(ds, keyword)
+    item = Dataset()
+    item.LUTDescriptor = [len(lut), 0, 16]
+    item.ModalityLUTType = "OD"
+    item.add_new("LUTData", "US", lut.tolist())
+    ds.ModalityLUTSequence = [item]
+    ds.PhotometricInterpretation = photometric
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def test_a_modality_lut_sequence_is_applied_as_pydicom_applies_it(tmp_path):
+    lut = (np.arange(4096, dtype=np.uint32) ** 2 // 256).astype(np.uint16)  # not linear
+    path = _with_modality_lut(_dicom(tmp_path / "lut.dcm", _film(), window=(20000, 20000)), lut)
+    ((data, attributes, _),) = read_layers(str(path))
+    ds = dcmread(path)
+    assert np.array_equal(data, lut[_film()])
+    assert np.array_equal(data, apply_modality_lut(ds.pixel_array, ds))
+    assert attributes["contrast_limits"] == [10000, 30000]  # the window, in LUT output values
+
+    inverse = _with_modality_lut(
+        _dicom(tmp_path / "m1.dcm", _film(), window=(20000, 20000)), lut, "MONOCHROME1"
+    )
+    ((data, attributes, _),) = read_layers(str(inverse))
+    assert np.array_equal(data, 65535 - lut[_film()].astype(int))  # inverted after the LUT
+    assert attributes["contrast_limits"] == [65535 - 30000, 65535 - 10000]
 
 
 def test_get_reader_accepts_what_it_reads_and_declines_the_rest(tmp_path):

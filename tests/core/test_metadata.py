@@ -71,6 +71,8 @@ def test_names_encodable_in_their_charset_pass(charset, name):
         ("ISO 2022 IR 87", "Müller^Jürgen", "character 'ü' cannot be encoded"),
         ("ISO_IR 6", "Müller^Jürgen", "character 'ü' cannot be encoded"),
         ("ISO 2022 IR 149", "สมชาย^ใจดี", "cannot be encoded"),
+        # Python's shift_jis has Cyrillic, JIS X 0201 has not: pydicom would write "?"
+        ("ISO_IR 13", "Жанна", "cannot be encoded in Specific Character Set ISO_IR 13"),
     ],
 )
 def test_unencodable_names_name_the_attribute(charset, name, message):

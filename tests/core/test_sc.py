@@ -222,6 +222,16 @@ def test_a_clip_carries_its_frame_time(tmp_path):
     assert ds.FrameIncrementPointer == pydicom.tag.Tag("FrameTime")
 
 
+def test_decimal_strings_keep_all_the_precision_16_characters_hold(tmp_path):
+    meta = _meta(frame_time_ms=1000 / 30, window=(1000 / 3, 4096.0), rescale=(1 / 3, -1024.0))
+    ds = build_sc(IMAGES["pages16"], meta, transfer_syntax("explicit-le"), now=NOW)
+    ds = dcmread(write_atomically(ds, tmp_path / "pages.dcm"))
+    for keyword, value in (("FrameTime", 1000 / 30), ("WindowCenter", 1000 / 3)):
+        assert len(ds[keyword].value.original_string) <= 16
+        assert float(ds[keyword].value) == pytest.approx(value, rel=1e-13)
+    assert float(ds.RescaleSlope) == pytest.approx(1 / 3, rel=1e-13)
+
+
 def test_window_on_a_colour_image_is_refused():
     with pytest.raises(ConversionError, match="grey images"):
         build_sc(IMAGES["rgb8"], _meta(window=(1.0, 2.0)), transfer_syntax("explicit-le"))

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import ImageReadError
+from ..core.files import is_dicom_file
 from ..core.imageio import is_supported_image
 
 LayerData = tuple[np.ndarray, dict[str, Any], str]
@@ -93,7 +94,7 @@ def read_layers(path: str | os.PathLike | Sequence[str | os.PathLike]) -> list[L
     paths = [path] if isinstance(path, str | os.PathLike) else list(path)
     layers = []
     for item in map(Path, paths):
-        if _is_dicom(item):
+        if is_dicom_file(item):
             layers.append(_read_dicom(item))
         elif _is_pdf(item):
             layers.append(_read_pdf(item))
@@ -108,7 +109,7 @@ def read_layers(path: str | os.PathLike | Sequence[str | os.PathLike]) -> list[L
 
 
 def _supported(path: Path) -> bool:
-    return _is_dicom(path) or is_supported_image(path) or _is_pdf(path) or _is_video(path)
+    return is_dicom_file(path) or is_supported_image(path) or _is_pdf(path) or _is_video(path)
 
 
 def _is_pdf(path: Path) -> bool:
@@ -121,12 +122,6 @@ def _is_video(path: Path) -> bool:
     from ..capture.video import is_video_file
 
     return is_video_file(path)
-
-
-def _is_dicom(path: Path) -> bool:
-    from ..jobs.inputs import is_dicom_file
-
-    return path.is_file() and is_dicom_file(path)
 
 
 def _plugin_used() -> None:
@@ -266,42 +261,64 @@ def _read_dicom(path: Path) -> LayerData:
 
 
 def _grey_for_display(ds, pixels: np.ndarray, photometric: str):
-    """Stored values -> rescaled values (MONOCHROME1 inverted), and the window's limits."""
-    slope = float(ds.get("RescaleSlope", 1) or 1)
-    intercept = float(ds.get("RescaleIntercept", 0) or 0)
-    signed = int(ds.get("PixelRepresentation", 0)) == 1
-    # The value whose complement inverts the stored range: 2**bits - 1 unsigned, -1 signed.
-    top = -1 if signed else 2 ** int(ds.get("BitsStored", pixels.dtype.itemsize * 8)) - 1
+    """Stored values -> modality values (MONOCHROME1 inverted), and the window's limits.
+
+    pydicom's ``apply_modality_lut`` applies the Modality LUT Sequence, or else the
+    rescale. The VOI window is kept out of the data: it becomes the contrast limits.
+    """
+    from pydicom.pixels import apply_modality_lut
+
+    values = pixels
+    if _has_modality_transform(ds):
+        values = apply_modality_lut(pixels, ds)
     inverted = photometric == "MONOCHROME1"
-    if inverted:
-        pixels = (top - pixels.astype(np.int64)).astype(pixels.dtype)
-    if (slope, intercept) != (1.0, 0.0):
-        pixels = _rescaled(pixels, slope, intercept)
+    if inverted:  # about the middle of the range the modality values can take
+        mirror = sum(_modality_range(ds, pixels))
+        values = mirror - values.astype(np.float64 if values.dtype.kind == "f" else np.int64)
+    if values is not pixels:
+        values = _compact(values)
 
     window = _first_window(ds)
     if window is None:
-        return pixels, None
+        return values, None
     center, width = window
     low, high = center - width / 2, center + width / 2
-    if inverted:  # rescaled values map x -> slope * top + 2 * intercept - x
-        mirror = slope * top + 2 * intercept
+    if inverted:
         low, high = mirror - high, mirror - low
-    return pixels, [low, high]
+    return values, [low, high]
 
 
-def _rescaled(pixels: np.ndarray, slope: float, intercept: float) -> np.ndarray:
-    """``pixels * slope + intercept`` in the smallest integer type that holds it exactly,
-    else float32."""
-    if slope.is_integer() and intercept.is_integer():
-        values = pixels.astype(np.int64) * int(slope) + int(intercept)
-        low, high = (int(values.min()), int(values.max())) if values.size else (0, 0)
-        for dtype in (np.uint8, np.uint16, np.int16, np.int32):
-            info = np.iinfo(dtype)
-            if info.min <= low and high <= info.max:
-                return values.astype(dtype)
-    return (pixels.astype(np.float32) * np.float32(slope) + np.float32(intercept)).astype(
-        np.float32
-    )
+def _has_modality_transform(ds) -> bool:
+    if ds.get("ModalityLUTSequence"):
+        return True
+    slope, intercept = ds.get("RescaleSlope"), ds.get("RescaleIntercept")
+    return slope not in (None, "") and intercept not in (None, "") and (slope, intercept) != (1, 0)
+
+
+def _modality_range(ds, pixels: np.ndarray) -> tuple[float, float]:
+    """The lowest and highest modality value: the LUT's output range, else the rescaled
+    range of the stored values (as pydicom's ``apply_windowing`` takes them)."""
+    if ds.get("ModalityLUTSequence"):
+        return 0, 2 ** int(ds.ModalityLUTSequence[0].LUTDescriptor[2]) - 1
+    bits = int(ds.get("BitsStored", pixels.dtype.itemsize * 8))
+    signed = int(ds.get("PixelRepresentation", 0)) == 1
+    low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
+    if not _has_modality_transform(ds):
+        return low, high
+    slope, intercept = float(ds.RescaleSlope), float(ds.RescaleIntercept)
+    return tuple(sorted((low * slope + intercept, high * slope + intercept)))
+
+
+def _compact(values: np.ndarray) -> np.ndarray:
+    """Whole values in the smallest integer type that holds them exactly, else float32."""
+    if values.dtype.kind == "f" and not np.array_equal(values, np.round(values)):
+        return values.astype(np.float32)
+    low, high = (int(values.min()), int(values.max())) if values.size else (0, 0)
+    for dtype in (np.uint8, np.uint16, np.int16, np.int32):
+        info = np.iinfo(dtype)
+        if info.min <= low and high <= info.max:
+            return values.astype(dtype)
+    return values.astype(np.float32)
 
 
 def _first_window(ds) -> tuple[float, float] | None:

@@ -1,4 +1,4 @@
-"""Files that appear whole or not at all."""
+"""Files that appear whole or not at all, and telling DICOM files by their first bytes."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
+
+from pydicom.misc import is_dicom
 
 
 @contextmanager
@@ -29,3 +31,12 @@ def atomic_file(path: Path, mode: str = "wb", **open_args) -> Iterator[IO]:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def is_dicom_file(path: Path) -> bool:
+    """A Part 10 file: a 128-byte preamble then ``DICM`` (a folder or unreadable file
+    is not)."""
+    try:
+        return path.is_file() and is_dicom(path)
+    except OSError:
+        return False

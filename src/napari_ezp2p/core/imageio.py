@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import tifffile
-from PIL import ExifTags, Image, ImageFile, ImageOps
+from PIL import ExifTags, Image, ImageOps
 
 from .errors import ImageReadError
 from .image import DeferredPixels, SourceImage, bits_stored_for
@@ -181,10 +181,9 @@ def _lossy(nbytes: int, file_size: int) -> tuple[str, float]:
 
 def _read_pillow(path: Path, image_format: str) -> SourceImage:
     data = path.read_bytes()
-    ImageFile.LOAD_TRUNCATED_IMAGES = False  # never hand back a partly decoded image
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
-        with Image.open(io.BytesIO(data), formats=[image_format]) as opened:
+        with Image.open(_WholeFile(data), formats=[image_format]) as opened:
             _check_size(opened.height, opened.width)
             orientation = opened.getexif().get(ExifTags.Base.Orientation, 1)
             single = getattr(opened, "n_frames", 1) == 1
@@ -214,6 +213,22 @@ def _read_pillow(path: Path, image_format: str) -> SourceImage:
     return _image(pixels, pixels.ndim == 3, **fields)
 
 
+class _WholeFile(io.BytesIO):
+    """A file's bytes for Pillow, where a read past their end is an error.
+
+    Pillow stops at the end of a truncated file and keeps what it decoded when
+    ``ImageFile.LOAD_TRUNCATED_IMAGES`` is set: the application's setting, which we
+    leave alone. A whole image is decoded before its data ends, so reading on from
+    there means the file is cut short, whatever that setting says.
+    """
+
+    def read(self, size: int | None = -1) -> bytes:
+        chunk = super().read(size)
+        if not chunk and size != 0:
+            raise _Reject("the file is truncated: it ends before the image does")
+        return chunk
+
+
 def _jpeg_intact(data: bytes, header: JpegHeader, opened: Image.Image) -> bool:
     """Whether a JPEG looks whole without decoding it: its decode can then wait.
 
@@ -232,11 +247,9 @@ def _jpeg_intact(data: bytes, header: JpegHeader, opened: Image.Image) -> bool:
 
 def _decode_jpeg(path: Path, data: bytes) -> np.ndarray:
     """The pixels of a JPEG read by :func:`_read_pillow` without them, (1, rows, cols, 1|3)."""
-    with _read_errors(path):
-        ImageFile.LOAD_TRUNCATED_IMAGES = False
-        with Image.open(io.BytesIO(data), formats=["JPEG"]) as opened:
-            opened.load()
-            pixels = _pillow_pixels(opened)
+    with _read_errors(path), Image.open(_WholeFile(data), formats=["JPEG"]) as opened:
+        opened.load()
+        pixels = _pillow_pixels(opened)
     return pixels.reshape(1, *pixels.shape[:2], -1)
 
 

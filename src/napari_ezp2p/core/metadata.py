@@ -7,12 +7,11 @@ the attribute rather than a mangled object.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from pydicom import config
-from pydicom.charset import convert_encodings, encode_string
+from pydicom.charset import convert_encodings, custom_encoders
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.valuerep import validate_value
 
@@ -48,7 +47,6 @@ CHARSETS = {
 
 _MULTI_BYTE_EXTENSIONS = {"ISO 2022 IR 87", "ISO 2022 IR 159", "ISO 2022 IR 149", "ISO 2022 IR 58"}
 _ASCII_DEFAULTS = ("", "ISO_IR 6", "ISO 2022 IR 6")
-_strict_encoding = threading.Lock()
 
 
 def charset_terms(charset: str) -> list[str]:
@@ -180,7 +178,7 @@ def _check_person_name(where: str, value: str) -> None:
 
 
 def _check_encodable(where: str, value: str, terms: list[str]) -> None:
-    """Encode as pydicom will, failing where it would substitute characters."""
+    """Fail where pydicom's ``encode_string`` would substitute characters."""
     encodings = convert_encodings(terms)
     label = "\\".join(terms)
     if terms[0] in _ASCII_DEFAULTS:  # pydicom treats the default repertoire as Latin-1
@@ -191,24 +189,31 @@ def _check_encodable(where: str, value: str, terms: list[str]) -> None:
                     f"{where}: character {char!r} cannot be encoded in "
                     f"Specific Character Set {label}"
                 )
-    with _strict_encoding:
-        mode = config.settings.writing_validation_mode
-        config.settings.writing_validation_mode = config.RAISE
-        try:
-            for part in value.split("="):
-                encode_string(part, encodings)
-        except UnicodeError:
-            raise ConversionError(
-                f"{where}: cannot be encoded in Specific Character Set {label}; "
-                "choose ISO_IR 192 (UTF-8) or a set that covers these characters"
-            ) from None
-        finally:
-            config.settings.writing_validation_mode = mode
+    if not all(_encodable(part, encodings) for part in value.split("=")):
+        raise ConversionError(
+            f"{where}: cannot be encoded in Specific Character Set {label}; "
+            "choose ISO_IR 192 (UTF-8) or a set that covers these characters"
+        )
 
 
-def _encodes(char: str, encoding: str) -> bool:
+def _encodable(text: str, encodings: list[str]) -> bool:
+    """Whether ``encode_string(text, encodings)`` needs no replacement characters.
+
+    It encodes with one encoding when one covers the whole text, else (with code
+    extensions) switches between them, which works when each character has one.
+    """
+    if len(encodings) == 1:
+        return _encodes(text, encodings[0])
+    return all(any(_encodes(char, enc) for enc in encodings) for char in text)
+
+
+def _encodes(text: str, encoding: str) -> bool:
+    """Whether pydicom encodes ``text`` in ``encoding`` (its own encoders for JIS sets)."""
     try:
-        char.encode(encoding)
+        if encoding in custom_encoders:
+            custom_encoders[encoding](text)
+        else:
+            text.encode(encoding)
     except (UnicodeError, LookupError):
         return False
     return True

@@ -9,6 +9,7 @@ from typing import NamedTuple
 from pydicom import Dataset
 from pydicom.dataset import FileMetaDataset
 from pydicom.uid import UID
+from pydicom.valuerep import format_number_as_ds
 
 from .errors import ConversionError
 from .identity import (
@@ -237,9 +238,8 @@ def _set_grey_presentation(
 
 
 def _ds_value(value: float) -> str:
-    """A decimal string of at most 16 characters."""
-    text = f"{value:.10g}"
-    return text if len(text) <= 16 else f"{value:.6g}"
+    """A decimal string of at most 16 characters, as precise as DS allows."""
+    return format_number_as_ds(float(value))
 
 
 def _set_frame_increment(

@@ -13,10 +13,10 @@ from datetime import datetime
 from pathlib import Path
 
 from pydicom import Dataset
-from pydicom.misc import is_dicom
 
 from ..capture.pdf import is_pdf_file, read_pdf
 from ..capture.video import is_video_file, read_video
+from ..core.files import is_dicom_file
 from ..core.image import SourceImage
 from ..core.imageio import is_supported_image, read_image
 from ..core.metadata import Metadata
@@ -28,14 +28,6 @@ from ..net.destination import Destination
 
 #: The syntax of an image when nothing else is asked for: every peer takes it.
 PLAIN_SYNTAX = "explicit-le"
-
-
-def is_dicom_file(path: Path) -> bool:
-    """A Part 10 file: 128-byte preamble then ``DICM``."""
-    try:
-        return is_dicom(path)
-    except OSError:
-        return False
 
 
 def is_input_file(path: Path) -> bool:
