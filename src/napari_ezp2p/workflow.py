@@ -15,8 +15,9 @@ from pathlib import Path
 
 from pydicom import Dataset, dcmread
 
+from .capture.clip import read_video
 from .capture.pdf import is_pdf_file, read_pdf
-from .capture.video import is_video_file, read_video
+from .capture.video import is_video_file
 from .core.convert import free_name, write_atomically
 from .core.errors import Ezp2pError
 from .core.image import SourceImage

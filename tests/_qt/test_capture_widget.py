@@ -20,7 +20,7 @@ from napari_ezp2p._napari.reader import limits_from_data
 from napari_ezp2p._napari.writer import write_dicom
 from napari_ezp2p._qt import capture_widget
 from napari_ezp2p._qt.capture_widget import DEVICE, SCANNER, CaptureWidget
-from napari_ezp2p.capture.video import VideoDevice
+from napari_ezp2p.capture.devices import VideoDevice
 
 # The dock lists scanners when it opens: SANE must see only its test backend by then.
 pytestmark = pytest.mark.usefixtures("sane_test_backend")

@@ -50,6 +50,8 @@ from qtpy.QtWidgets import (
 )
 
 from .._napari.reader import limits_from_data
+from ..capture.clip import MAX_CLIP_BYTES, CaptureCancelled, Clip, ClipTooLargeError, record
+from ..capture.devices import VideoDevice, list_video_devices
 from ..capture.scanner import (
     ScannerInfo,
     ScannerOptions,
@@ -59,16 +61,7 @@ from ..capture.scanner import (
     scan_pages,
     scanner_options,
 )
-from ..capture.video import (
-    MAX_CLIP_BYTES,
-    VIDEO_SUFFIXES,
-    CaptureCancelled,
-    Clip,
-    ClipTooLargeError,
-    VideoDevice,
-    VideoSource,
-    list_video_devices,
-)
+from ..capture.video import VIDEO_SUFFIXES, VideoSource
 from ..core.errors import Ezp2pError
 from ..core.image import SourceImage
 from ._common import Unnested
@@ -131,7 +124,7 @@ def grab_frame(path: str, live: bool) -> SourceImage:
 def record_clip(path: str, live: bool, **record_args: Any) -> Clip:
     """A clip from the start of a file, or from now on a device (see VideoSource.record)."""
     with open_video(path, live) as source:
-        return source.record(**record_args)
+        return record(source, **record_args)
 
 
 def preview_frames(
