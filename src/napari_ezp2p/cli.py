@@ -243,7 +243,8 @@ def _queue_and_send(args: argparse.Namespace, items: Iterable) -> int:
 
 
 def _scan(args: argparse.Namespace) -> int:
-    from .capture.scanner import ScannerError, list_scanners, scan, scan_pages
+    from .capture.scanner import ScannerError, list_scanners
+    from .capture.scanning import scan, scan_pages
 
     if not args.device:
         for scanner in list_scanners():

@@ -57,10 +57,9 @@ from ..capture.scanner import (
     ScannerOptions,
     feeder_source,
     list_scanners,
-    scan,
-    scan_pages,
     scanner_options,
 )
+from ..capture.scanning import scan, scan_pages
 from ..capture.video import VIDEO_SUFFIXES, VideoSource
 from ..core.errors import Ezp2pError
 from ..core.image import SourceImage
