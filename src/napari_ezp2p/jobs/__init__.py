@@ -1,0 +1,1 @@
+"""The one Python API under every face: the CLI, the docks and the layer menu call these."""
