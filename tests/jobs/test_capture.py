@@ -3,8 +3,6 @@ scanner and real videos (tests/capture/videos.py)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from napari_ezp2p.capture.clip import CaptureCancelled, Clip, ClipTooLargeError
@@ -19,14 +17,9 @@ from napari_ezp2p.jobs.capture import (
     was_cancelled,
 )
 from napari_ezp2p.jobs.outcome import Outcome
-from tests.capture.videos import FRAMES, HEIGHT, WIDTH, frame_number, make_videos
+from tests.capture.videos import FRAMES, HEIGHT, WIDTH, frame_number
 
 SMALL = (0.0, 0.0, 40.0, 30.0)  # left, top, width, height in mm
-
-
-@pytest.fixture(scope="module")
-def videos(tmp_path_factory) -> dict[str, Path]:
-    return make_videos(tmp_path_factory.mktemp("videos"))
 
 
 def run(generator) -> tuple[list, object]:
