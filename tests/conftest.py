@@ -373,3 +373,15 @@ def sane_test_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
                 "this fixture (or the test backend libsane-test is missing)"
             )
         yield SANE_TEST_DEVICE
+
+
+# ---------------------------------------------------------------------------------------
+# Videos (tests/capture/videos.py), shared by the capture and the jobs tests
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Lossless, lossy and rotated videos, and broken or not-video files, by kind."""
+    from tests.capture.videos import make_videos
+
+    return make_videos(tmp_path_factory.mktemp("videos"))

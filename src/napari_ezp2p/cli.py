@@ -258,7 +258,8 @@ def _queue_and_send(args: argparse.Namespace, items: Iterable) -> int:
 
 
 def _scan(args: argparse.Namespace) -> int:
-    from .capture.scanner import ScannerError, list_scanners, scan, scan_pages
+    from .capture.scanner import ScannerError, list_scanners
+    from .capture.scanning import scan, scan_pages
     from .jobs.send import SendItem
 
     if not args.device:

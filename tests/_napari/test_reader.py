@@ -265,7 +265,7 @@ def test_get_reader_takes_videos_and_pdfs_by_their_signature_without_reading_the
     def never(*args, **kwargs):
         raise AssertionError("get_reader decoded or rendered the file")
 
-    monkeypatch.setattr("napari_ezp2p.capture.video.read_video", never)
+    monkeypatch.setattr("napari_ezp2p.capture.clip.read_video", never)
     monkeypatch.setattr("napari_ezp2p.capture.video.VideoSource", never)
     monkeypatch.setattr("napari_ezp2p.capture.pdf.render_pages", never)
     for good in (video, disguised, tmp_path / "damaged.pdf"):

@@ -20,7 +20,7 @@ from napari_ezp2p._napari.reader import limits_from_data
 from napari_ezp2p._napari.writer import write_dicom
 from napari_ezp2p._qt import capture_widget
 from napari_ezp2p._qt.capture_widget import DEVICE, SCANNER, CaptureWidget
-from napari_ezp2p.capture.video import VideoDevice
+from napari_ezp2p.capture.devices import VideoDevice
 
 # The dock lists scanners when it opens: SANE must see only its test backend by then.
 pytestmark = pytest.mark.usefixtures("sane_test_backend")
@@ -65,12 +65,15 @@ def click_and_wait(qtbot, widget: CaptureWidget, button) -> None:
 
 def choose_scanner(qtbot, widget: CaptureWidget, device: str, dpi: float, depth: int) -> None:
     widget.select_source(SCANNER, device)
-    qtbot.waitUntil(widget.scan_button.isEnabled, timeout=15000)
+    qtbot.waitUntil(widget.scanner_box.scan_button.isEnabled, timeout=15000)
     assert widget.scanner_box.isVisibleTo(widget) and not widget.video_box.isVisibleTo(widget)
-    widget.resolution.setCurrentIndex(widget.resolution.findData(dpi))
-    widget.mode.setCurrentIndex(widget.mode.findData("gray"))
-    widget.depth.setCurrentIndex(widget.depth.findData(depth))
-    assert widget.resolution.currentData() == dpi and widget.depth.currentData() == depth
+    widget.scanner_box.resolution.setCurrentIndex(widget.scanner_box.resolution.findData(dpi))
+    widget.scanner_box.mode.setCurrentIndex(widget.scanner_box.mode.findData("gray"))
+    widget.scanner_box.depth.setCurrentIndex(widget.scanner_box.depth.findData(depth))
+    assert (
+        widget.scanner_box.resolution.currentData() == dpi
+        and widget.scanner_box.depth.currentData() == depth
+    )
 
 
 def pause_at_progress(signal, reached_when):
@@ -96,10 +99,10 @@ def test_scan_16_bit_grey_from_the_sane_test_scanner(
     assert f"{SCANNER}:{sane_test_backend}" in entries and entries[-1] == "pick:"
 
     choose_scanner(qtbot, widget, sane_test_backend, 50.0, 16)
-    widget.kind.setCurrentIndex(widget.kind.findData("DF"))
+    widget.scanner_box.kind.setCurrentIndex(widget.scanner_box.kind.findData("DF"))
     fractions = []
-    widget.scan_progressed.connect(fractions.append)
-    click_and_wait(qtbot, widget, widget.scan_button)
+    widget.scanner_box.scan_progressed.connect(fractions.append)
+    click_and_wait(qtbot, widget, widget.scanner_box.scan_button)
 
     (layer,) = viewer.layers
     assert layer.name == sane_test_backend and not layer.rgb
@@ -131,24 +134,24 @@ def test_cancel_during_a_scan_then_the_scanner_works_again(
     viewer = make_napari_viewer()
     widget = open_capture_dock(viewer, qtbot)
     choose_scanner(qtbot, widget, sane_test_backend, 100.0, 16)
-    reached, release = pause_at_progress(widget.scan_progressed, lambda f: 0 < f < 0.5)
+    reached, release = pause_at_progress(widget.scanner_box.scan_progressed, lambda f: 0 < f < 0.5)
     seen = len(notification_manager.records)
 
-    qtbot.mouseClick(widget.scan_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(widget.scanner_box.scan_button, Qt.MouseButton.LeftButton)
     worker = widget.worker
     qtbot.waitUntil(reached.is_set, timeout=15000)
-    assert widget.cancel_button.isEnabled() and not widget.scan_button.isEnabled()
+    assert widget.cancel_button.isEnabled() and not widget.scanner_box.scan_button.isEnabled()
     qtbot.mouseClick(widget.cancel_button, Qt.MouseButton.LeftButton)
     with qtbot.waitSignal(worker.finished, timeout=15000):
         release.set()
-    qtbot.waitUntil(widget.scan_button.isEnabled, timeout=5000)
+    qtbot.waitUntil(widget.scanner_box.scan_button.isEnabled, timeout=5000)
 
     assert len(viewer.layers) == 0
     assert any("cancelled" in m for m in messages(seen)), messages(seen)
     assert "cancelled" in widget.status_label.text()
 
-    widget.resolution.setCurrentIndex(widget.resolution.findData(50.0))
-    click_and_wait(qtbot, widget, widget.scan_button)
+    widget.scanner_box.resolution.setCurrentIndex(widget.scanner_box.resolution.findData(50.0))
+    click_and_wait(qtbot, widget, widget.scanner_box.scan_button)
     assert [layer.data.shape for layer in viewer.layers] == [(393, 393)]
 
 
@@ -159,23 +162,23 @@ def test_record_and_grab_from_a_video_file(make_napari_viewer, qtbot, clip_file,
     assert widget.current_source() == ("file", str(clip_file))
     assert widget.video_box.isVisibleTo(widget) and not widget.scanner_box.isVisibleTo(widget)
 
-    widget.record_unit.setCurrentText("frames")
-    widget.record_amount.setValue(5)
-    click_and_wait(qtbot, widget, widget.record_button)
+    widget.video_box.record_unit.setCurrentText("frames")
+    widget.video_box.record_amount.setValue(5)
+    click_and_wait(qtbot, widget, widget.video_box.record_button)
     (clip,) = viewer.layers
     assert clip.name == "ward round clip" and clip.rgb
     assert clip.data.shape == (5, HEIGHT, WIDTH, 3)
     assert [int(frame[0, 0, 0]) for frame in clip.data] == [0, 5, 10, 15, 20]
     assert clip.metadata["ezp2p"] == {"conversion_type": "DV", "frame_time_ms": 40.0}
 
-    click_and_wait(qtbot, widget, widget.grab_button)
+    click_and_wait(qtbot, widget, widget.video_box.grab_button)
     frame = viewer.layers[-1]
     assert frame.name == "ward round frame" and frame.data.shape == (HEIGHT, WIDTH, 3)
     assert frame.metadata["ezp2p"] == {"conversion_type": "DV"}
 
-    widget.record_unit.setCurrentText("seconds")
-    widget.record_amount.setValue(0.4)
-    click_and_wait(qtbot, widget, widget.record_button)
+    widget.video_box.record_unit.setCurrentText("seconds")
+    widget.video_box.record_amount.setValue(0.4)
+    click_and_wait(qtbot, widget, widget.video_box.record_button)
     assert viewer.layers[-1].data.shape[0] == 10
 
     # The recorded layer, written as sending writes it: a multi-frame true colour SC.
@@ -192,11 +195,13 @@ def test_cancel_a_recording_keeps_the_frames_read(make_napari_viewer, qtbot, cli
     viewer = make_napari_viewer()
     widget = open_capture_dock(viewer, qtbot)
     widget.set_video_file(clip_file)
-    widget.record_amount.setValue(30)
-    reached, release = pause_at_progress(widget.record_progressed, lambda done, _: done == 3)
+    widget.video_box.record_amount.setValue(30)
+    reached, release = pause_at_progress(
+        widget.video_box.record_progressed, lambda done, _: done == 3
+    )
     seen = len(notification_manager.records)
 
-    qtbot.mouseClick(widget.record_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(widget.video_box.record_button, Qt.MouseButton.LeftButton)
     worker = widget.worker
     qtbot.waitUntil(reached.is_set, timeout=15000)
     qtbot.mouseClick(widget.cancel_button, Qt.MouseButton.LeftButton)
@@ -217,18 +222,18 @@ def test_errors_are_notifications_missing_device_and_size_limit(
     widget = open_capture_dock(viewer, qtbot)
     widget.select_source(DEVICE, gone.path)
     seen = len(notification_manager.records)
-    click_and_wait(qtbot, widget, widget.grab_button)
-    click_and_wait(qtbot, widget, widget.record_button)
+    click_and_wait(qtbot, widget, widget.video_box.grab_button)
+    click_and_wait(qtbot, widget, widget.video_box.record_button)
     errors = [m for m in messages(seen) if "no video device /dev/video99" in m]
     assert len(errors) == 2, messages(seen)
     assert "/dev/video99" in widget.status_label.text()
     assert len(viewer.layers) == 0
 
     widget.set_video_file(clip_file)
-    widget.max_clip_bytes = 4 * WIDTH * HEIGHT * 3
-    widget.record_amount.setValue(5)
+    widget.video_box.max_clip_bytes = 4 * WIDTH * HEIGHT * 3
+    widget.video_box.record_amount.setValue(5)
     seen = len(notification_manager.records)
-    click_and_wait(qtbot, widget, widget.record_button)
+    click_and_wait(qtbot, widget, widget.video_box.record_button)
     assert any("over the limit" in m for m in messages(seen)), messages(seen)
     assert len(viewer.layers) == 0
 
@@ -236,11 +241,11 @@ def test_errors_are_notifications_missing_device_and_size_limit(
 def test_preview_updates_one_layer_and_stops_with_the_dock(make_napari_viewer, qtbot, clip_file):
     viewer = make_napari_viewer()
     widget = open_capture_dock(viewer, qtbot)
-    widget.preview_interval = 0.02
+    widget.video_box.preview_interval = 0.02
     widget.set_video_file(clip_file)
-    qtbot.mouseClick(widget.preview_button, Qt.MouseButton.LeftButton)
-    worker = widget.preview_worker
-    assert worker is not None and widget.preview_button.text() == "Stop"
+    qtbot.mouseClick(widget.video_box.preview_button, Qt.MouseButton.LeftButton)
+    worker = widget.video_box.preview_worker
+    assert worker is not None and widget.video_box.preview_button.text() == "Stop"
     qtbot.waitUntil(lambda: len(viewer.layers) == 1, timeout=10000)
     (preview,) = viewer.layers
     shown = set()
@@ -249,15 +254,17 @@ def test_preview_updates_one_layer_and_stops_with_the_dock(make_napari_viewer, q
     )
     assert len(viewer.layers) == 1, "the preview updates one layer"
 
-    qtbot.mouseClick(widget.grab_button, Qt.MouseButton.LeftButton)  # the frame shown now
+    qtbot.mouseClick(
+        widget.video_box.grab_button, Qt.MouseButton.LeftButton
+    )  # the frame shown now
     assert viewer.layers[-1].name == "ward round frame" and len(viewer.layers) == 2
 
     with qtbot.waitSignal(worker.finished, timeout=10000):
-        qtbot.mouseClick(widget.preview_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(widget.video_box.preview_button, Qt.MouseButton.LeftButton)
     assert [layer.name for layer in viewer.layers] == ["ward round frame"]
 
-    qtbot.mouseClick(widget.preview_button, Qt.MouseButton.LeftButton)
-    worker = widget.preview_worker
+    qtbot.mouseClick(widget.video_box.preview_button, Qt.MouseButton.LeftButton)
+    worker = widget.video_box.preview_worker
     qtbot.waitUntil(lambda: len(viewer.layers) == 2, timeout=10000)
     with qtbot.waitSignal(worker.finished, timeout=10000):
         viewer.window.remove_dock_widget(widget)  # closing the dock stops the preview
@@ -268,8 +275,8 @@ def test_closing_the_viewer_stops_the_preview(make_napari_viewer, qtbot, clip_fi
     viewer = make_napari_viewer()
     widget = open_capture_dock(viewer, qtbot)
     widget.set_video_file(clip_file)
-    qtbot.mouseClick(widget.preview_button, Qt.MouseButton.LeftButton)
-    worker = widget.preview_worker
+    qtbot.mouseClick(widget.video_box.preview_button, Qt.MouseButton.LeftButton)
+    worker = widget.video_box.preview_worker
     qtbot.waitUntil(lambda: len(viewer.layers) == 1, timeout=10000)
     with qtbot.waitSignal(worker.finished, timeout=10000):
         viewer.close()
@@ -279,19 +286,21 @@ def test_every_page_of_the_feeder_becomes_a_layer(make_napari_viewer, qtbot, san
     viewer = make_napari_viewer()
     widget = open_capture_dock(viewer, qtbot)
     choose_scanner(qtbot, widget, sane_test_backend, 50.0, 8)
-    assert widget.feeder_check.isEnabled()  # the test scanner has an "Automatic Document Feeder"
-    widget.feeder_check.setChecked(True)
-    assert not widget.scan_source.isEnabled()  # the feeder is the source
-    widget.kind.setCurrentIndex(widget.kind.findData("SD"))
-    click_and_wait(qtbot, widget, widget.scan_button)
+    assert (
+        widget.scanner_box.feeder_check.isEnabled()
+    )  # the test scanner has an "Automatic Document Feeder"
+    widget.scanner_box.feeder_check.setChecked(True)
+    assert not widget.scanner_box.scan_source.isEnabled()  # the feeder is the source
+    widget.scanner_box.kind.setCurrentIndex(widget.scanner_box.kind.findData("SD"))
+    click_and_wait(qtbot, widget, widget.scanner_box.scan_button)
     names = [layer.name for layer in viewer.layers]
     assert names == [f"{sane_test_backend} page {n}" for n in range(1, 11)]
     assert {layer.metadata["ezp2p"]["conversion_type"] for layer in viewer.layers} == {"SD"}
     assert {layer.metadata["source"] for layer in viewer.layers} == {sane_test_backend}
 
-    widget.feeder_check.setChecked(False)  # one scan again, from the chosen source
-    assert widget.scan_source.isEnabled()
-    click_and_wait(qtbot, widget, widget.scan_button)
+    widget.scanner_box.feeder_check.setChecked(False)  # one scan again, from the chosen source
+    assert widget.scanner_box.scan_source.isEnabled()
+    click_and_wait(qtbot, widget, widget.scanner_box.scan_button)
     assert viewer.layers[-1].name == sane_test_backend and len(viewer.layers) == 11
 
 
@@ -300,11 +309,11 @@ def test_a_burst_of_progress_does_not_nest(make_napari_viewer, qtbot):
     # signal used to be handled inside the previous one, until the Python stack ran out.
     viewer = make_napari_viewer()
     widget = open_capture_dock(viewer, qtbot)
-    widget._begin("Scanning", 1000)
+    widget.begin("Scanning", 1000)
 
     def burst() -> None:  # from another thread, as a worker does: the signals are queued
         for done in range(1, 1001):
-            widget.record_progressed.emit(done, 1000)
+            widget.video_box.record_progressed.emit(done, 1000)
 
     thread = threading.Thread(target=burst)
     thread.start()

@@ -69,17 +69,18 @@ def test_a_jam_stops_the_pages_and_the_ones_before_still_go(
     sane_test_backend, storescp, tmp_path, monkeypatch, capsys
 ):
     # SANE's test scanner cannot jam: its pages stop after the second one here.
-    from napari_ezp2p.capture import scanner
+    from napari_ezp2p.capture import scanning
+    from napari_ezp2p.capture.scanner import ScannerError
 
-    real = scanner.scan_pages
+    real = scanning.scan_pages
 
     def jamming(device, **kwargs):
         for number, page in enumerate(real(device, **kwargs), start=1):
             yield page
             if number == 2:
-                raise scanner.ScannerError(f"scanner {device} failed while scanning: jammed")
+                raise ScannerError(f"scanner {device} failed while scanning: jammed")
 
-    monkeypatch.setattr(scanner, "scan_pages", jamming)
+    monkeypatch.setattr(scanning, "scan_pages", jamming)
     monkeypatch.setenv("EZP2P_CONFIG", str(tmp_path / "config.toml"))
     monkeypatch.setenv("EZP2P_OUTBOX", str(tmp_path / "outbox"))
     argv = ["scan", sane_test_backend, "--feeder", "--resolution", "50", "--area", "0,0,40,30"]

@@ -11,14 +11,8 @@ import pydicom
 import pytest
 
 from napari_ezp2p.capture import scanner
-from napari_ezp2p.capture.scanner import (
-    ScannerError,
-    list_scanners,
-    sane_session,
-    scan,
-    scan_pages,
-    scanner_options,
-)
+from napari_ezp2p.capture.scanner import ScannerError, list_scanners, sane_session, scanner_options
+from napari_ezp2p.capture.scanning import scan, scan_pages
 from napari_ezp2p.core.convert import write_atomically
 from napari_ezp2p.core.errors import Ezp2pError
 from napari_ezp2p.core.image import bits_stored_for

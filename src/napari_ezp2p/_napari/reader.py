@@ -7,7 +7,7 @@ reader as the rest of the plugin (``core.imageio.read_image``); DICOM files thro
 pydicom, with their demographics kept in the layer metadata so that saving the layer
 with our writer (or sending it) keeps the patient, study and series.
 
-Videos become an RGB stack with a time axis (``capture.video.read_video``, within
+Videos become an RGB stack with a time axis (``capture.clip.read_video``, within
 :data:`MAX_VIDEO_BYTES`), PDFs an RGB stack of their pages rendered at :data:`PDF_DPI`.
 Their ``metadata["ezp2p"]`` holds the Metadata fields the writer and the Send dock use:
 ``conversion_type`` ("DV" with ``frame_time_ms`` for videos, "SD" with
@@ -63,7 +63,7 @@ PERCENTILES = (0.5, 99.5)
 #: Resolution PDF pages are rendered at (dpi).
 PDF_DPI = 100
 #: The largest video (decoded RGB bytes) the reader opens; ``None`` is the capture
-#: package's own limit (``capture.video.MAX_CLIP_BYTES``).
+#: package's own limit (``capture.clip.MAX_CLIP_BYTES``).
 MAX_VIDEO_BYTES: int | None = None
 
 
@@ -182,7 +182,8 @@ def limits_from_data(data: np.ndarray) -> list[float]:
 
 def _read_video(path: Path) -> LayerData:
     """The whole video as ``(frames, rows, columns, 3)`` RGB, with its frame time."""
-    from ..capture.video import CaptureError, read_video
+    from ..capture.clip import read_video
+    from ..capture.video import CaptureError
 
     try:
         clip = read_video(path, max_bytes=MAX_VIDEO_BYTES)

@@ -2,8 +2,9 @@
 area.
 
 ``run_in_thread(func, *args, what=..., on_done=..., on_error=...)`` runs ``func`` in a
-napari ``thread_worker``. What ``func`` returns goes to ``on_done`` (in the main thread).
-An :class:`~napari_ezp2p.core.errors.Ezp2pError` it raises (a refused association, a
+napari ``thread_worker`` through :func:`~napari_ezp2p.jobs.outcome.attempt`. What ``func``
+returns goes to ``on_done`` (in the main thread). An
+:class:`~napari_ezp2p.core.errors.Ezp2pError` it raises (a refused association, a
 failed query, a bad config) is not a crash: it becomes an error notification
 "``what``: reason" and goes to ``on_error`` with the reason. Anything else is relayed by
 napari as an error notification with its traceback, and ``on_error`` gets it too.
@@ -19,21 +20,7 @@ from napari.utils.notifications import show_error
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QComboBox, QScrollArea, QVBoxLayout, QWidget
 
-from ..core.errors import Ezp2pError
-
-
-class _Failed:
-    """What the worker returns when ``func`` raised an expected error."""
-
-    def __init__(self, message: str) -> None:
-        self.message = message
-
-
-def _guarded(func: Callable[..., Any], *args: Any) -> Any:
-    try:
-        return func(*args)
-    except Ezp2pError as error:
-        return _Failed(str(error))
+from ..jobs.outcome import Outcome, attempt
 
 
 def run_in_thread(
@@ -54,19 +41,19 @@ def run_in_thread(
     if owner is not None:
         owner.destroyed.connect(lambda *_: alive.__setitem__(0, False))
 
-    def returned(value: Any) -> None:
-        if isinstance(value, _Failed):
-            show_error(f"{what}: {value.message}")
+    def returned(outcome: Outcome) -> None:
+        if outcome.error is not None:
+            show_error(f"{what}: {outcome.message}")
             if on_error is not None and alive[0]:
-                on_error(value.message)
+                on_error(outcome.message)
         elif alive[0]:
-            on_done(value)
+            on_done(outcome.value)
 
     def errored(error: Exception) -> None:  # napari notifies it already, with the traceback
         if on_error is not None and alive[0]:
             on_error(f"{type(error).__name__}: {error}")
 
-    worker = create_worker(_guarded, func, *args, _start_thread=False)
+    worker = create_worker(attempt, func, *args, _start_thread=False)
     worker.returned.connect(returned)
     worker.errored.connect(errored)
     worker.start()

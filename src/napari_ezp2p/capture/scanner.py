@@ -1,38 +1,26 @@
-"""Scanning through SANE: flatbed and film scanners as a :class:`SourceImage`.
+"""Scanners through SANE: listing them, what each offers, and setting one up to scan.
 
 python-sane (the ``scanner`` extra) and the SANE library are optional: they are imported
 only when a function here is called, and a missing one is a :class:`ScannerError`.
 
 SANE is initialised for each use (``sane.init()``) and left (``sane.exit()``) when no
-use is running any more; nested and concurrent uses share one initialisation. A
-scan always closes its device handle, also when it fails or is cancelled.
+use is running any more; nested and concurrent uses share one initialisation. Reading
+images is :mod:`~napari_ezp2p.capture.scanning`'s work.
 
 Note that libsane reads ``SANE_CONFIG_DIR`` once per process (the first ``sane.init()``)
 and keeps the backend list it found: changing the variable later has no effect.
-
-Cancellation and progress: python-sane reads the image in one call that reads line by
-line and calls a callback after each line. ``progress(fraction)`` is called with 0.0
-before the scan, with the fraction of lines read (at most about every 1 %) and with 1.0
-at the end; ``cancel()`` is asked before the device is opened, before the scan starts,
-after each line and after the last one. A cancel stops the scanner (``sane_cancel``) at
-once. The line callback must never raise into python-sane (version 2.9.2 crashes the
-interpreter when it does), so errors raised by ``progress``/``cancel`` are held, the
-scan is cancelled and the error is raised again once python-sane has returned.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from types import ModuleType
 
-import numpy as np
-
 from napari_ezp2p.core.errors import Ezp2pError
-from napari_ezp2p.core.image import SourceImage, bits_stored_for
 
 MM_PER_INCH = 25.4
 #: The resolutions offered when a scanner takes any value in a range.
@@ -144,71 +132,14 @@ def list_scanners() -> list[ScannerInfo]:
 
 def scanner_options(device: str) -> ScannerOptions:
     """The resolutions, modes, depths, sources and scan area ``device`` offers."""
-    with sane_session() as sane, _opened(sane, device) as dev:
+    with sane_session() as sane, opened(sane, device) as dev:
         return _options_of(dev, device)
 
 
-def scan(
-    device: str,
-    *,
-    resolution_dpi: float,
-    mode: str = "gray",
-    depth: int = 8,
-    area_mm: tuple[float, float, float, float] | None = None,
-    conversion_type: str = "DF",
-    options: Mapping[str, object] | None = None,
-    progress: Callable[[float], object] | None = None,
-    cancel: Callable[[], bool] | None = None,
-) -> SourceImage:
-    """One scan from ``device`` as a single-frame :class:`SourceImage`.
-
-    ``mode`` "gray" keeps the depth: 16-bit grey stays uint16 with ``bits_stored`` from
-    the data (12 when every value fits 12 bits, else 16). ``mode`` "color" gives 8-bit
-    RGB: a 16-bit colour scan is reduced to the high byte of each sample. The pixel
-    spacing is 25.4 / dpi mm, per axis when the device has separate x and y
-    resolutions. ``area_mm`` is (left, top, width, height) in mm; None scans the whole
-    area the device offers. ``conversion_type`` is "DF" (digitized film) or "SD"
-    (scanned document). ``options`` are further SANE options by name (e.g. ``source``),
-    set after mode, depth and resolution. See the module text for ``progress`` and
-    ``cancel``; a cancelled scan raises ScannerError("... cancelled").
-    """
-    settings = _Settings(resolution_dpi, mode, depth, area_mm, conversion_type, options)
-    pages = _scanned(device, settings, 1, False, progress, cancel)
-    try:
-        return next(pages)
-    finally:
-        pages.close()  # closes the device
-
-
-def scan_pages(
-    device: str,
-    *,
-    resolution_dpi: float,
-    mode: str = "gray",
-    depth: int = 8,
-    area_mm: tuple[float, float, float, float] | None = None,
-    conversion_type: str = "SD",
-    options: Mapping[str, object] | None = None,
-    max_pages: int | None = None,
-    progress: Callable[[float], object] | None = None,
-    cancel: Callable[[], bool] | None = None,
-) -> Iterator[SourceImage]:
-    """Every page in ``device``'s document feeder (at most ``max_pages``), one at a time.
-
-    The device's ``source`` is set to its feeder (the first source whose name says ADF
-    or feeder); the other arguments are those of :func:`scan`, ``progress`` going from
-    0 to 1 for each page. The pages end when the feeder is empty; an empty feeder at
-    the first page is a ScannerError, as is a jam or a cancel at any page (the pages
-    yielded before it are kept by the caller). The device stays open between pages.
-    """
-    if max_pages is not None and max_pages < 1:
-        raise ScannerError(f"the number of pages must be 1 or more, not {max_pages}")
-    settings = _Settings(resolution_dpi, mode, depth, area_mm, conversion_type, options)
-    return _scanned(device, settings, max_pages, True, progress, cancel)
-
-
 @dataclass(frozen=True)
-class _Settings:
+class ScanSettings:
+    """What a scan is asked for (see :func:`~napari_ezp2p.capture.scanning.scan`)."""
+
     resolution_dpi: float
     mode: str
     depth: int
@@ -231,60 +162,6 @@ class _Settings:
             raise ScannerError(f"resolution must be a positive number of dpi, not {dpi!r}")
 
 
-#: What python-sane's error says when the feeder has no more pages (SANE_STATUS_NO_DOCS);
-#: python-sane's own ``multi_scan`` ends on the same text.
-_FEEDER_EMPTY = "Document feeder out of documents"
-
-
-def _scanned(
-    device: str,
-    settings: _Settings,
-    pages: int | None,
-    feeder: bool,
-    progress: Callable[[float], object] | None,
-    cancel: Callable[[], bool] | None,
-) -> Iterator[SourceImage]:
-    settings.check()
-    reader = _Reader(device, progress, cancel)
-    reader.check_cancel()
-    with sane_session() as sane, _opened(sane, device) as dev:
-        reader.check_cancel()
-        limits = _options_of(dev, device)
-        if feeder:
-            source = feeder_source(limits)
-            if source is None:
-                offered = ", ".join(limits.sources) or "none"
-                raise ScannerError(f"scanner {device} has no document feeder (sources: {offered})")
-            _set_option(dev, device, "source", source, f"the document feeder ({source})")
-        _set_mode(dev, device, limits, settings.mode)
-        if _active(dev.opt, "depth"):
-            _set_option(dev, device, "depth", settings.depth, f"{settings.depth}-bit depth")
-        elif settings.depth != 8:
-            raise ScannerError(
-                f"scanner {device} has no {settings.depth}-bit {settings.mode} mode"
-            )
-        x_dpi, y_dpi = _set_resolution(dev, device, limits, settings.resolution_dpi)
-        _set_area(dev, device, limits, settings.area_mm)
-        for name, value in (settings.options or {}).items():
-            _set_option(dev, device, name.replace("-", "_"), value, f"option {name}")
-        spacing = (MM_PER_INCH / y_dpi, MM_PER_INCH / x_dpi)
-        count = 0
-        while pages is None or count < pages:
-            reader.check_cancel()
-            reader.report(0.0)
-            try:
-                array = reader.read(dev)
-            except _FeederEmpty:
-                if count == 0:
-                    raise ScannerError(f"the document feeder of {device} is empty") from None
-                return
-            reader.check_cancel()
-            image = _to_image(array, settings.mode, settings.conversion_type, spacing)
-            reader.report(1.0)
-            count += 1
-            yield image
-
-
 def feeder_source(options: ScannerOptions) -> str | None:
     """The document feeder among the scanner's sources (its name says ADF or feeder)."""
     for source in options.sources:
@@ -294,12 +171,34 @@ def feeder_source(options: ScannerOptions) -> str | None:
     return None
 
 
+def set_up(dev, device: str, settings: ScanSettings, feeder: bool) -> tuple[float, float]:
+    """Set ``dev`` up for ``settings`` (its feeder as the source when ``feeder``); the
+    pixel spacing (rows, columns) in mm it will scan at."""
+    limits = _options_of(dev, device)
+    if feeder:
+        source = feeder_source(limits)
+        if source is None:
+            offered = ", ".join(limits.sources) or "none"
+            raise ScannerError(f"scanner {device} has no document feeder (sources: {offered})")
+        _set_option(dev, device, "source", source, f"the document feeder ({source})")
+    _set_mode(dev, device, limits, settings.mode)
+    if _active(dev.opt, "depth"):
+        _set_option(dev, device, "depth", settings.depth, f"{settings.depth}-bit depth")
+    elif settings.depth != 8:
+        raise ScannerError(f"scanner {device} has no {settings.depth}-bit {settings.mode} mode")
+    x_dpi, y_dpi = _set_resolution(dev, device, limits, settings.resolution_dpi)
+    _set_area(dev, device, limits, settings.area_mm)
+    for name, value in (settings.options or {}).items():
+        _set_option(dev, device, name.replace("-", "_"), value, f"option {name}")
+    return (MM_PER_INCH / y_dpi, MM_PER_INCH / x_dpi)
+
+
 # ---------------------------------------------------------------------------------------
 # Opening and options
 
 
 @contextmanager
-def _opened(sane: ModuleType, device: str) -> Iterator[object]:
+def opened(sane: ModuleType, device: str) -> Iterator[object]:
     try:
         dev = sane.open(device)
     except Exception as exc:  # _sane.error with sane_strstatus() text
@@ -493,92 +392,3 @@ def _set_area(
     _set_option(dev, device, "tl_y", top, what)
     _set_option(dev, device, "br_x", left + width, what)
     _set_option(dev, device, "br_y", top + height, what)
-
-
-# ---------------------------------------------------------------------------------------
-# Reading
-
-
-class _FeederEmpty(Exception):
-    """The document feeder has no (more) pages."""
-
-
-class _Reader:
-    """Runs reads with progress and cancel, never letting an error into python-sane."""
-
-    def __init__(
-        self,
-        device: str,
-        progress: Callable[[float], object] | None,
-        cancel: Callable[[], bool] | None,
-    ) -> None:
-        self.device = device
-        self.progress = progress
-        self.cancel = cancel
-        self.cancelled = False
-        self.held: BaseException | None = None
-        self.last_reported = -1.0
-
-    def check_cancel(self) -> None:
-        if self.cancel is not None and self.cancel():
-            self.cancelled = True
-        if self.cancelled:
-            raise ScannerError(f"scan of {self.device} cancelled")
-
-    def report(self, fraction: float) -> None:
-        if self.progress is not None:
-            self.progress(fraction)
-            self.last_reported = fraction
-
-    def read(self, dev) -> np.ndarray:
-        try:
-            dev.start()
-        except Exception as exc:  # _sane.error: busy, jammed, no documents, cover open...
-            if str(exc) == _FEEDER_EMPTY:
-                raise _FeederEmpty from exc
-            raise ScannerError(f"scanner {self.device} cannot start the scan: {exc}") from exc
-        try:
-            array = dev.arr_snap(progress=lambda line, lines: self._on_line(dev, line, lines))
-        except Exception as exc:  # _sane.error or RuntimeError("no data")
-            if self.held is not None:
-                raise self.held from None
-            if self.cancelled:
-                raise ScannerError(f"scan of {self.device} cancelled") from exc
-            raise ScannerError(f"scanner {self.device} failed while scanning: {exc}") from exc
-        if self.held is not None:  # raised after the last line: the scan is whole anyway
-            raise self.held
-        return array
-
-    def _on_line(self, dev, line: int, lines: int) -> None:
-        # Called by python-sane after each line: an exception escaping here crashes it.
-        if self.cancelled or self.held is not None:
-            return
-        try:
-            if self.cancel is not None and self.cancel():
-                self.cancelled = True
-            elif self.progress is not None and lines > 0:
-                fraction = min(line / lines, 1.0) * 0.99  # 1.0 once the image is made
-                if fraction - self.last_reported >= 0.01:
-                    self.report(fraction)
-        except BaseException as exc:  # noqa: BLE001 - held and raised after the read
-            self.held = exc
-        if self.cancelled or self.held is not None:
-            with suppress(Exception):
-                dev.cancel()
-
-
-def _to_image(
-    array: np.ndarray, mode: str, conversion_type: str, spacing: tuple[float, float]
-) -> SourceImage:
-    """python-sane's (rows, columns, samples) array as a SourceImage."""
-    if array.ndim != 3 or array.shape[2] not in (1, 3) or array.size == 0:
-        raise ScannerError(f"the scanner returned an image of unexpected shape {array.shape}")
-    if mode == "color" and array.shape[2] != 3:
-        raise ScannerError("the scanner returned grey data for a colour scan")
-    fields = {"conversion_type": conversion_type, "pixel_spacing": spacing}
-    if array.shape[2] == 3:
-        if array.dtype == np.uint16:
-            array = (array >> 8).astype(np.uint8)
-        return SourceImage.from_array(np.ascontiguousarray(array), rgb=True, **fields)
-    grey = np.ascontiguousarray(array[:, :, 0])
-    return SourceImage.from_array(grey, rgb=False, bits_stored=bits_stored_for(grey), **fields)

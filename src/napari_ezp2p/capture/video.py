@@ -4,30 +4,24 @@ One :class:`VideoSource` reads both: a file path is opened with the container fo
 FFmpeg detects, a ``/dev/videoN`` path through FFmpeg's ``v4l2`` input device (any other
 FFmpeg input can be named with ``format=``, e.g. ``lavfi`` test sources). Everything after
 ``av.open`` is the same code for files and devices; devices ("live" sources) only differ
-in that they cannot seek and have no length, and that a clip's frame time comes from the
-stream's frame rate instead of the frames' timestamps.
+in that they cannot seek and have no length. Which devices there are is for
+:mod:`~napari_ezp2p.capture.devices` to say; recording a clip is
+:mod:`~napari_ezp2p.capture.clip`'s work.
 
 Frames come out as RGB ``uint8`` arrays of ``(rows, columns, 3)``, turned upright when the
 file carries a display rotation (the display matrix FFmpeg exposes per frame, as phones
-write it). A grabbed frame or recorded clip is a :class:`SourceImage` with Conversion
-Type DV; a recorded :class:`Clip` also carries its frame time in ms, which becomes Frame
-Time and Cine Rate of a Multi-frame True Colour SC. A clip whose pixels would pass
-:data:`MAX_CLIP_BYTES` is refused before it is read where its length is known, and as
-soon as the running total would pass the limit otherwise.
+write it). A grabbed frame is a :class:`SourceImage` with Conversion Type DV.
 
-Every failure (missing file or device, not a video, damaged data, a clip too large) is a
+Every failure (missing file or device, not a video, damaged data) is a
 :class:`CaptureError` whose message names the file or device.
 """
 
 from __future__ import annotations
 
-import fcntl
-import glob
 import math
 import os
 import re
-import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,9 +29,7 @@ import numpy as np
 
 from ..core.errors import Ezp2pError
 from ..core.image import SourceImage
-
-#: The largest clip (decoded RGB pixels, bytes) recorded unless a call says otherwise.
-MAX_CLIP_BYTES = 2 * 1024**3
+from .devices import is_device_node
 
 #: Seconds to wait for a capture device to open and to deliver a frame.
 DEVICE_TIMEOUT = 10.0
@@ -63,27 +55,9 @@ _LOSSY_METHODS = {
     "h263": "ITU_T_H263",
 }
 
-_DEVICE_PATH = re.compile(r"^/dev/video\d+$")
-_SYSFS_V4L = Path("/sys/class/video4linux")
-# struct v4l2_capability: driver[16] card[32] bus_info[32] version capabilities
-# device_caps reserved[3]; VIDIOC_QUERYCAP = _IOR('V', 0, struct v4l2_capability).
-_V4L2_CAPABILITY = struct.Struct("=16s32s32sIII12x")
-_VIDIOC_QUERYCAP = 0x80685600
-_V4L2_CAP_VIDEO_CAPTURE = 0x00000001
-_V4L2_CAP_VIDEO_CAPTURE_MPLANE = 0x00001000
-_V4L2_CAP_DEVICE_CAPS = 0x80000000
-
 
 class CaptureError(Ezp2pError):
     """A video file or device that cannot be read (names it and the cause)."""
-
-
-class ClipTooLargeError(CaptureError):
-    """A clip whose decoded pixels would pass the size limit."""
-
-
-class CaptureCancelled(CaptureError):
-    """Recording cancelled before a single frame was read (nothing to keep)."""
 
 
 @dataclass(frozen=True)
@@ -109,37 +83,6 @@ class VideoInfo:
     def frame_bytes(self) -> int:
         """Bytes of one decoded RGB frame."""
         return self.width * self.height * 3
-
-
-@dataclass(frozen=True)
-class Clip:
-    """Recorded frames as one multi-frame SourceImage (Conversion Type DV).
-
-    ``frame_time_ms`` is the time between frames; ``cancelled`` says recording was
-    stopped by its ``cancel`` callback (the frames read until then are all here).
-    ``source`` names the file or device.
-    """
-
-    image: SourceImage
-    frame_time_ms: float
-    cancelled: bool = False
-    source: str = ""
-
-    @property
-    def frames(self) -> int:
-        return self.image.frames
-
-    @property
-    def cine_rate(self) -> int:
-        return round(1000 / self.frame_time_ms)
-
-
-@dataclass(frozen=True)
-class VideoDevice:
-    """A V4L2 capture device: its node and the name the driver gives it."""
-
-    path: str
-    name: str
 
 
 def _av():
@@ -170,7 +113,7 @@ class VideoSource:
         timeout: float = DEVICE_TIMEOUT,
     ) -> None:
         self.name = os.fspath(source)
-        if format is None and _DEVICE_PATH.match(self.name):
+        if format is None and is_device_node(self.name):
             format = "v4l2"  # noqa: A001
         self.live = format is not None
         self._container = None
@@ -337,8 +280,13 @@ class VideoSource:
 
     def frames(self) -> Iterator[np.ndarray]:
         """RGB ``uint8`` frames ``(rows, columns, 3)`` from where the source is now."""
+        for rgb, _time in self.timed_frames():
+            yield rgb
+
+    def timed_frames(self) -> Iterator[tuple[np.ndarray, float | None]]:
+        """Each frame of :meth:`frames` with its time in seconds (None when it has none)."""
         while (frame := self._next_av_frame()) is not None:
-            yield self._rgb(frame)
+            yield self._rgb(frame), frame.time
 
     def _seek(self, seconds: float):
         """Position at ``seconds`` from the start; the frame shown then (av.VideoFrame)."""
@@ -387,9 +335,9 @@ class VideoSource:
         frame = self._seek(at_seconds) if at_seconds is not None else self._next_av_frame()
         if frame is None:
             raise CaptureError(f"{self.name}: no more frames to grab")
-        return self._image(self._rgb(frame)[np.newaxis])
+        return self.as_image(self._rgb(frame)[np.newaxis])
 
-    def _image(self, pixels: np.ndarray) -> SourceImage:
+    def as_image(self, pixels: np.ndarray) -> SourceImage:
         """``pixels`` as a DV SourceImage, with the lossy history of a lossy codec.
 
         The ratio is approximate: decoded RGB bytes over the mean compressed bytes of the
@@ -408,112 +356,6 @@ class VideoSource:
             source_format=f"{self.info.codec} video",
             lossy_compression=lossy,
         )
-
-    # -- recording -------------------------------------------------------------------
-
-    def record(
-        self,
-        *,
-        frames: int | None = None,
-        seconds: float | None = None,
-        progress: Callable[[int, int | None], object] | None = None,
-        cancel: Callable[[], bool] | None = None,
-        max_bytes: int | None = None,
-    ) -> Clip:
-        """Read a clip of ``frames`` frames or ``seconds`` seconds from where the source is.
-
-        With neither, a file is read to its end and a device until ``cancel`` says so.
-        A file that ends sooner gives a shorter clip. ``progress(done, total)`` is called
-        after each frame (``total`` None when unknown). ``cancel()`` returning True stops
-        recording and the clip keeps every frame read so far (``Clip.cancelled``); raises
-        CaptureCancelled if that happens before the first frame.
-
-        A clip larger than ``max_bytes`` (default :data:`MAX_CLIP_BYTES`) raises
-        ClipTooLargeError: before reading anything when the length is known (given, or a
-        file's frame count), else as soon as the next frame would pass the limit.
-        """
-        if frames is not None and seconds is not None:
-            raise ValueError("record() takes frames or seconds, not both")
-        limit = MAX_CLIP_BYTES if max_bytes is None else max_bytes
-        info = self.info
-        total = self._frames_wanted(frames, seconds)
-        expected = total
-        if not self.live and info.frames is not None:  # a file has no more than its frames
-            expected = info.frames if total is None else min(total, info.frames)
-        frame_bytes = info.frame_bytes
-        if expected is not None and expected * frame_bytes > limit:
-            raise ClipTooLargeError(self._too_large(expected, limit, "would be"))
-
-        # Frames go straight into one array when their number is known (no copy at the
-        # end); more than expected (an inexact estimate, a device) are stacked after.
-        buffer = np.empty((expected or 0, info.height, info.width, 3), np.uint8)
-        extra: list[np.ndarray] = []
-        times: list[float] = []
-        done, cancelled = 0, False
-        while total is None or done < total:
-            if cancel is not None and cancel():
-                cancelled = True
-                break
-            frame = self._next_av_frame()
-            if frame is None:
-                break
-            if (done + 1) * frame_bytes > limit:
-                raise ClipTooLargeError(self._too_large(done + 1, limit, "reached"))
-            if done < len(buffer):
-                buffer[done] = self._rgb(frame)
-            else:
-                extra.append(self._rgb(frame))
-            if frame.time is not None:
-                times.append(frame.time)
-            done += 1
-            if progress is not None:
-                progress(done, expected)
-        if done == 0:
-            if cancelled:
-                raise CaptureCancelled(f"{self.name}: recording cancelled before any frame")
-            raise CaptureError(f"{self.name}: no frames left to record")
-        if extra:
-            pixels = np.concatenate([buffer, np.stack(extra)]) if len(buffer) else np.stack(extra)
-        else:
-            pixels = buffer if done == len(buffer) else buffer[:done].copy()
-        del buffer, extra
-        image = self._image(pixels)
-        return Clip(image, self._frame_time_ms(times), cancelled=cancelled, source=self.name)
-
-    def _frames_wanted(self, frames: int | None, seconds: float | None) -> int | None:
-        if frames is not None:
-            if frames < 1:
-                raise ValueError(f"frames must be at least 1, got {frames}")
-            return int(frames)
-        if seconds is not None:
-            if seconds <= 0:
-                raise ValueError(f"seconds must be positive, got {seconds}")
-            if not self.info.frame_rate:
-                raise CaptureError(
-                    f"{self.name}: the frame rate is unknown; record a number of frames"
-                )
-            return max(1, round(seconds * self.info.frame_rate))
-        return None
-
-    def _too_large(self, count: int, limit: int, verb: str) -> str:
-        fits = limit // self.info.frame_bytes
-        return (
-            f"{self.name}: a clip of {count} frames of {self.info.width}x{self.info.height} "
-            f"{verb} {count * self.info.frame_bytes / 2**20:.0f} MiB, over the limit of "
-            f"{limit / 2**20:.0f} MiB; record at most {fits} frames "
-            f"(or raise the limit)"
-        )
-
-    def _frame_time_ms(self, times: list[float]) -> float:
-        """Files: mean spacing of the frames' timestamps; devices: the stream's rate."""
-        rate = self.info.frame_rate
-        if not self.live and len(times) > 1 and times[-1] > times[0]:
-            return (times[-1] - times[0]) / (len(times) - 1) * 1000
-        if rate:
-            return 1000 / rate
-        if len(times) > 1 and times[-1] > times[0]:
-            return (times[-1] - times[0]) / (len(times) - 1) * 1000
-        raise CaptureError(f"{self.name}: neither a frame rate nor timestamps to time frames")
 
 
 def lossy_method(codec: str) -> str:
@@ -548,21 +390,6 @@ def _reason(error: Exception) -> str:
     """FFmpeg's words for ``error`` without PyAV's repetition of the file name."""
     text = getattr(error, "strerror", None) or str(error)
     return str(text).rstrip(".")
-
-
-def read_video(
-    path: str | os.PathLike[str],
-    max_frames: int | None = None,
-    *,
-    max_bytes: int | None = None,
-    progress: Callable[[int, int | None], object] | None = None,
-    cancel: Callable[[], bool] | None = None,
-) -> Clip:
-    """The frames of a video file (at most ``max_frames``) as a Clip."""
-    with VideoSource(path) as source:
-        return source.record(
-            frames=max_frames, progress=progress, cancel=cancel, max_bytes=max_bytes
-        )
 
 
 # -- recognising video files ----------------------------------------------------------
@@ -606,71 +433,9 @@ def is_video_file(path: str | os.PathLike[str]) -> bool:
         return False
 
 
-# -- capture devices --------------------------------------------------------------------
-
-
-def _query_capabilities(path: str) -> tuple[str, int] | None:
-    """Card name and V4L2 capabilities of ``path``, or None if it is not a V4L2 node."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError:
-        return None
-    try:
-        buffer = bytearray(_V4L2_CAPABILITY.size)
-        fcntl.ioctl(fd, _VIDIOC_QUERYCAP, buffer)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    return parse_capabilities(bytes(buffer))
-
-
-def parse_capabilities(data: bytes) -> tuple[str, int]:
-    """Card name and the capabilities that apply to this node from a v4l2_capability."""
-    _driver, card, _bus, _version, caps, device_caps = _V4L2_CAPABILITY.unpack(data)
-    if caps & _V4L2_CAP_DEVICE_CAPS:
-        caps = device_caps
-    return card.split(b"\0", 1)[0].decode("utf-8", "replace"), caps
-
-
-def is_capture(capabilities: int) -> bool:
-    """Whether V4L2 ``capabilities`` include video capture (single- or multi-planar)."""
-    return bool(capabilities & (_V4L2_CAP_VIDEO_CAPTURE | _V4L2_CAP_VIDEO_CAPTURE_MPLANE))
-
-
-def list_video_devices(pattern: str = "/dev/video*") -> list[VideoDevice]:
-    """The V4L2 nodes matching ``pattern`` that capture video, in number order.
-
-    A node that cannot be opened or queried, or only outputs or carries metadata (a
-    webcam's second node), is left out. The name comes from sysfs when it is there.
-    """
-    devices = []
-    nodes = sorted(glob.glob(pattern), key=lambda p: (len(p), p))
-    for node in nodes:
-        queried = _query_capabilities(node)
-        if queried is None or not is_capture(queried[1]):
-            continue
-        devices.append(VideoDevice(node, _sysfs_name(node) or queried[0] or node))
-    return devices
-
-
-def _sysfs_name(node: str) -> str:
-    try:
-        return (_SYSFS_V4L / os.path.basename(node) / "name").read_text().strip()
-    except OSError:
-        return ""
-
-
 __all__ = [
-    "MAX_CLIP_BYTES",
-    "CaptureCancelled",
     "CaptureError",
-    "Clip",
-    "ClipTooLargeError",
-    "VideoDevice",
     "VideoInfo",
     "VideoSource",
     "is_video_file",
-    "list_video_devices",
-    "read_video",
 ]
