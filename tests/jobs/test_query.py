@@ -18,8 +18,7 @@ from napari_ezp2p.jobs.query import (
 )
 from napari_ezp2p.net.query import QueryError
 from napari_ezp2p.net.store import store
-from tests.net.helpers import sc_objects
-from tests.net.test_scu import SETTINGS
+from tests.net.helpers import SETTINGS, sc_objects
 from tests.peers import worklist_item
 
 FILTERS = Filters(
