@@ -14,8 +14,9 @@ from pathlib import Path
 
 from pydicom import Dataset
 
+from ..capture.clip import read_video
 from ..capture.pdf import is_pdf_file, read_pdf
-from ..capture.video import is_video_file, read_video
+from ..capture.video import is_video_file
 from ..core.files import is_dicom_file
 from ..core.image import SourceImage
 from ..core.imageio import is_supported_image, read_image
