@@ -425,11 +425,11 @@ def transfer(sender: Sender, data: DataSet, receiver: Receiver, scratch: Path) -
 #: Functions whose cumulative share of ``ezp2p send`` is reported, with a short label
 #: (file name ending, function name; "~" for built-ins).
 WATCHED = (
-    ("cli.py", "_send", "ezp2p _send (after imports)"),
-    ("workflow.py", "queue_images", "queue_images: inputs into the outbox"),
+    ("cli/sending.py", "run_send", "ezp2p send (after imports)"),
+    ("jobs/send.py", "queue", "jobs.send.queue: inputs into the outbox"),
     ("queue.py", "write", "  Outbox.write (copy or write each file, fsync)"),
     ("queue.py", "insert", "  Outbox.insert (rows, one transaction per batch)"),
-    ("workflow.py", "send_queued", "send_queued: drain the outbox"),
+    ("jobs/send.py", "deliver", "jobs.send.deliver: drain the outbox"),
     ("net/store.py", "store", "  net.store.store"),
     ("net/store.py", "_item", "    _item (header read per file)"),
     ("net/store.py", "_send_one", "    _send_one (path streamed, or decoded to transcode)"),

@@ -1,0 +1,141 @@
+"""``ezp2p convert``, ``echo``, ``find``, ``worklist``, ``destinations`` and ``serve``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+
+from .options import Context, given_metadata
+from .render import SERIES_COLUMNS, STUDY_COLUMNS, WORKLIST_COLUMNS, print_matches
+
+
+def run_convert(args: argparse.Namespace) -> int:
+    from ..config import load_user_config, metadata_defaults
+    from ..jobs.convert import convert_inputs
+    from ..jobs.inputs import SyntaxChoice
+
+    syntax = SyntaxChoice.of(args.ts)
+    meta = metadata_defaults(load_user_config(args.config))
+    meta = dataclasses.replace(meta, **given_metadata(args))
+    failures = 0
+    for done in convert_inputs(args.inputs, args.output, meta, syntax):
+        if done.error:
+            failures += 1
+            print(f"ezp2p: {done.source}: {done.error}", file=sys.stderr)
+        else:
+            print(f"{done.written}\t<- {done.source}\t{done.syntax}")
+    if failures:
+        print(f"ezp2p: {failures} of {len(args.inputs)} files failed", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def run_echo(args: argparse.Namespace) -> int:
+    from ..net.association import echo
+
+    context = Context(args)
+    destination = context.destination(args.destination)
+    result = echo(destination, context.network)
+    if result.ok:
+        print(f"{destination.address}: success in {result.seconds * 1000:.1f} ms")
+        return 0
+    print(f"ezp2p: {result.error}", file=sys.stderr)
+    return 1
+
+
+def run_find(args: argparse.Namespace) -> int:
+    from ..jobs.query import Filters, query_pacs
+
+    context = Context(args)
+    filters = Filters(
+        patient_name=args.patient_name or "",
+        patient_id=args.patient_id or "",
+        accession=args.accession or "",
+        date=args.study_date or "",
+        modality=args.modality or "",
+        study_description=args.study_description or "",
+        study_uid=args.study_uid or "",
+        series_uid=args.series_uid or "",
+    )
+    matches = query_pacs(filters, context.destination(args.to), context.network, args.level)
+    columns = STUDY_COLUMNS if args.level == "study" else SERIES_COLUMNS
+    print_matches(matches, columns + ("StudyInstanceUID",), args.json)
+    return 0
+
+
+def run_worklist(args: argparse.Namespace) -> int:
+    from ..jobs.query import Filters, query_worklist
+
+    context = Context(args)
+    filters = Filters(
+        patient_name=args.patient_name or "",
+        patient_id=args.patient_id or "",
+        accession=args.accession or "",
+        date=args.date or "",
+        modality=args.modality or "",
+        station_aet=args.station_aet or "",
+    )
+    items = query_worklist(
+        filters,
+        context.worklist_server(args.to),
+        context.network,
+        context.config.worklist_fallback_charset,
+    )
+    print_matches(items, WORKLIST_COLUMNS + ("StudyInstanceUID",), args.json)
+    return 0
+
+
+def run_destinations(args: argparse.Namespace) -> int:
+    from ..config import (
+        add_destination,
+        config_path,
+        format_destinations,
+        load_user_config,
+        remove_destination,
+        save_config,
+    )
+    from ..net.destination import TlsSettings
+
+    config = load_user_config(args.config)
+    if args.action == "list":
+        for line in format_destinations(config):
+            print(line)
+        return 0
+    if args.action == "remove":
+        config = remove_destination(config, args.name)
+    else:
+        tls = None
+        if args.tls or args.tls_ca or args.tls_cert:
+            tls = TlsSettings(
+                args.tls_ca or "", args.tls_cert or "", args.tls_key or "", args.verify
+            )
+        config = add_destination(
+            config,
+            args.name,
+            args.address,
+            tls=tls,
+            transfer_syntax=args.ts or "",
+            max_pdu=args.max_pdu,
+            associations=args.associations,
+            default=args.default,
+            worklist=args.worklist,
+            replace_existing=args.replace,
+        )
+    print(f"saved {save_config(config, config_path(args.config))}")
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+
+    from ..devpacs.server import run_server
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    print(
+        f"{args.ae_title} on {args.host}:{args.port}, storing into {args.storage} (Ctrl+C stops)",
+        file=sys.stderr,
+    )
+    run_server(
+        args.storage, args.port, host=args.host, ae_title=args.ae_title, worklist=args.worklist
+    )
+    return 0

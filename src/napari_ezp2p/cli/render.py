@@ -1,0 +1,93 @@
+"""How the command shows what happened: progress bars, send reports, query answers."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from collections.abc import Callable, Sequence
+
+from pydicom import Dataset
+
+#: What `find` and `worklist` show as columns (the JSON output has every key).
+STUDY_COLUMNS = ("PatientName", "PatientID", "StudyDate", "AccessionNumber", "StudyDescription")
+
+
+SERIES_COLUMNS = ("SeriesNumber", "Modality", "SeriesDescription", "SeriesInstanceUID")
+
+
+WORKLIST_COLUMNS = ("PatientName", "PatientID", "AccessionNumber", "RequestedProcedureDescription")
+
+
+class ProgressBars:
+    """One progress bar per destination (or scanner) on stderr, when it is a terminal:
+    parallel destinations each keep their own line."""
+
+    def __init__(self) -> None:
+        self._bars: dict[str, object] = {}
+        self._lock = threading.Lock()
+        self._shown = sys.stderr.isatty()
+
+    def show(self, name: str, done: int, total: int) -> None:
+        """``done`` of ``total`` for ``name`` (called from worker threads)."""
+        if not self._shown:
+            return
+        with self._lock:
+            bar = self._bars.get(name)
+            if bar is None:
+                from tqdm import tqdm
+
+                bar = tqdm(
+                    total=total, desc=name, position=len(self._bars), file=sys.stderr, leave=True
+                )
+                self._bars[name] = bar
+            if bar.total != total:
+                bar.total = total
+            bar.update(done - bar.n)
+
+    def fraction(self, name: str) -> Callable[[float], None]:
+        """A progress callback taking the fraction done of ``name``'s work."""
+        return lambda fraction: self.show(name, round(fraction * 100), 100)
+
+    def __enter__(self) -> ProgressBars:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for bar in self._bars.values():
+            bar.close()
+
+
+def print_report(report) -> None:
+    """The report as the command says it: a line per destination on stdout, then why
+    anything was not sent on stderr."""
+    for line in report.lines():
+        print(line)
+    for reason in report.reasons():
+        print(f"ezp2p: {reason}", file=sys.stderr)
+
+
+def dataset_as_dict(ds: Dataset) -> dict[str, object]:
+    """A dataset as JSON-ready values keyed by DICOM keyword: person names as their
+    full string (``=`` groups included), several values as a list, sequences as lists."""
+    out: dict[str, object] = {}
+    for elem in ds:
+        key = elem.keyword or str(elem.tag)
+        if key == "SpecificCharacterSet":
+            continue
+        if elem.VR == "SQ":
+            out[key] = [dataset_as_dict(item) for item in elem.value]
+        elif elem.VM > 1:
+            out[key] = [str(value) for value in elem.value]
+        else:
+            out[key] = "" if elem.value is None else str(elem.value)
+    return out
+
+
+def print_matches(matches: list[Dataset], columns: Sequence[str], as_json: bool) -> None:
+    if as_json:
+        json.dump([dataset_as_dict(ds) for ds in matches], sys.stdout, ensure_ascii=False)
+        print()
+        return
+    for ds in matches:
+        print("\t".join(str(ds.get(keyword, "")) for keyword in columns))
+    print(f"{len(matches)} match{'es' if len(matches) != 1 else ''}", file=sys.stderr)
