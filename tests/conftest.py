@@ -19,7 +19,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pytest
+from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian
 from pynetdicom import AE
@@ -185,6 +187,41 @@ def storescp(tmp_path: Path) -> Iterator[StoreScp]:
     scp = start_storescp(tmp_path / "storescp")
     yield scp
     scp.peer.stop()
+
+
+# ---------------------------------------------------------------------------------------
+# Two stores: one object for both
+
+
+@pytest.fixture
+def two_stores(tmp_path, monkeypatch):
+    """Two storescp: A prefers JPEG Baseline (lossy), B explicit VR little endian, both
+    configured (A the default), and the outbox of this test."""
+    a = start_storescp(tmp_path / "a", ae_title="STORE-A")
+    b = start_storescp(tmp_path / "b", ae_title="STORE-B")
+    from napari_ezp2p.config import Config, add_destination, save_config
+
+    config = add_destination(
+        Config(), "A", a.destination.address, transfer_syntax="jpeg-baseline", default=True
+    )
+    config = add_destination(config, "B", b.destination.address, transfer_syntax="explicit-le")
+    save_config(config, tmp_path / "config.toml")
+    monkeypatch.setenv("EZP2P_CONFIG", str(tmp_path / "config.toml"))
+    monkeypatch.setenv("EZP2P_OUTBOX", str(tmp_path / "outbox"))
+    monkeypatch.delenv("EZP2P_AET", raising=False)
+    yield a, b
+    a.peer.stop()
+    b.peer.stop()
+
+
+def assert_one_lossless_object_at_both(stores, pixels) -> None:
+    (at_a,) = [dcmread(path) for path in stores[0].received()]
+    (at_b,) = [dcmread(path) for path in stores[1].received()]
+    assert at_a.SOPInstanceUID == at_b.SOPInstanceUID
+    assert at_b.file_meta.TransferSyntaxUID == ExplicitVRLittleEndian
+    for ds in (at_a, at_b):
+        assert "LossyImageCompression" not in ds
+        assert np.array_equal(ds.pixel_array, pixels)
 
 
 # ---------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from napari_ezp2p import config as ezp2p_config
 from napari_ezp2p._napari import menus
 from napari_ezp2p._napari.session import session_for
 from napari_ezp2p.core.metadata import Metadata
+from tests.conftest import assert_one_lossless_object_at_both
 
 PLUGIN = "napari-ezp2p"
 NAME = "山田^花子"
@@ -204,3 +205,17 @@ def _layer_image():
     from napari_ezp2p._napari.session import LayerSnapshot
 
     return LayerSnapshot("x", np.full((8, 8), 100, np.uint16), False, (0, 200), {})
+
+
+def test_the_layer_menu_sends_one_object_to_every_destination(
+    make_napari_viewer, qtbot, two_stores
+):
+    viewer = make_napari_viewer()
+    pixels = np.random.default_rng(8).integers(0, 255, (24, 32), dtype=np.uint8)
+    layer = viewer.add_image(pixels, name="grey")
+    session_for(viewer).destinations = ("A", "B")
+    worker = menus.send_layer_to_pacs(layer, viewer)
+    sent = "Sent 1 image to A, B"
+    qtbot.waitUntil(lambda: bool(_records(NotificationSeverity.INFO, sent)), timeout=30000)
+    qtbot.waitUntil(lambda: not worker.is_running, timeout=5000)
+    assert_one_lossless_object_at_both(two_stores, pixels)

@@ -16,7 +16,7 @@ from napari_ezp2p._napari.session import session_for
 from napari_ezp2p._qt.send_widget import SendWidget
 from napari_ezp2p.config import Config, add_destination, save_config
 from napari_ezp2p.outbox import Outbox
-from tests.conftest import free_port
+from tests.conftest import assert_one_lossless_object_at_both, free_port
 
 
 @pytest.fixture
@@ -203,3 +203,17 @@ def test_pixels_are_converted_off_the_event_loop_and_a_bad_layer_fails_alone(
     assert states["film"][0] == states["photo"][0] == "sent"
     assert states["broken"] == ("failed", "image data is empty or holds NaN/infinite values")
     assert len(scp.stored) == 2
+
+
+def test_two_destinations_get_one_object_and_nothing_lossy(make_napari_viewer, qtbot, two_stores):
+    viewer = make_napari_viewer()
+    pixels = np.random.default_rng(4).integers(0, 255, (30, 40), dtype=np.uint8)
+    viewer.add_image(pixels, name="grey")
+    widget = open_send_dock(viewer)
+    for row in range(widget.destination_list.count()):
+        widget.destination_list.item(row).setCheckState(Qt.CheckState.Checked)
+    assert session_for(viewer).destinations == ("A", "B")
+    assert widget.ts_combo.currentData() == ""  # as the source is / as preferred
+    click_and_wait(qtbot, widget, widget.send_button)
+    assert {(row[1], row[2]) for row in widget.statuses()} == {("A", "sent"), ("B", "sent")}
+    assert_one_lossless_object_at_both(two_stores, pixels)
