@@ -226,3 +226,33 @@ def test_send_associations_override_every_destination(tmp_path, images, capsys):
         entries = outbox.list()
     sent_to = [(e.destination_name, e.destination.associations) for e in entries]
     assert sorted(sent_to) == sorted([("pacs", 3), ("pacs", 5), (closed, 5)])
+
+
+def test_parallel_destinations_each_keep_their_own_progress_bar(monkeypatch):
+    import io
+    import threading
+
+    from napari_ezp2p.cli.render import ProgressBars
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    with ProgressBars() as bars:
+
+        def run(name: str, total: int) -> None:
+            for done in range(total + 1):
+                bars.show(name, done, total)
+
+        threads = [threading.Thread(target=run, args=(n, t)) for n, t in (("a", 40), ("b", 70))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        shown = {name: (bar.n, bar.total, bar.pos) for name, bar in bars._bars.items()}
+    assert {name: done for name, (done, _, _) in shown.items()} == {"a": 40, "b": 70}
+    assert len({abs(pos) for _, _, pos in shown.values()}) == 2  # a line each
+    output = terminal.getvalue()
+    assert "a: 100%" in output and "b: 100%" in output and "40/40" in output and "70/70" in output
