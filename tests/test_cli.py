@@ -226,3 +226,15 @@ def test_send_associations_override_every_destination(tmp_path, images, capsys):
         entries = outbox.list()
     sent_to = [(e.destination_name, e.destination.associations) for e in entries]
     assert sorted(sent_to) == sorted([("pacs", 3), ("pacs", 5), (closed, 5)])
+
+
+def test_find_and_worklist_options_become_the_query_filters():
+    from napari_ezp2p.cli.options import query_filters
+    from napari_ezp2p.cli.parser import build_parser
+    from napari_ezp2p.jobs.query import Filters
+
+    parser = build_parser()
+    args = parser.parse_args(["find", "--patient-name", "doe*", "--study-date", "2026-01-01.."])
+    assert query_filters(args) == Filters(patient_name="doe*", date="20260101-")
+    args = parser.parse_args(["worklist", "--station-aet", "CAM", "--date", "20261129"])
+    assert query_filters(args) == Filters(station_aet="CAM", date="20261129")
