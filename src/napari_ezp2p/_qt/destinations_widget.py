@@ -14,19 +14,16 @@ import os
 from napari.utils.notifications import show_error
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
     QSpinBox,
-    QTableWidget,
     QTableWidgetItem,
     QToolButton,
     QVBoxLayout,
@@ -50,7 +47,7 @@ from ..jobs.destinations import (
 )
 from ..net.association import EchoResult
 from ..net.destination import DEFAULT_MAX_PDU, MAX_ASSOCIATIONS, TlsSettings
-from ._common import run_in_thread, scroll_down_only
+from ._common import read_only_table, run_in_thread, scroll_down_only
 
 _COLUMNS = ("Send", "Name", "Address", "Syntax", "Role")
 
@@ -79,13 +76,7 @@ class DestinationsWidget(QWidget):
         ours.addRow("Our AE title", self.ae_title)
         layout.addLayout(ours)
 
-        self.table = QTableWidget(0, len(_COLUMNS))
-        self.table.setHorizontalHeaderLabels(_COLUMNS)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table = read_only_table(_COLUMNS, pick_rows=True)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setToolTip("Tick the destinations of the next send (none: the default)")
         self.table.setMinimumHeight(100)
