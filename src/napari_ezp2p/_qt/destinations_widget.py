@@ -10,6 +10,7 @@ of :mod:`napari_ezp2p.jobs.destinations`; the widget only wires them to Qt.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from napari.utils.notifications import show_error
 from qtpy.QtCore import Qt
@@ -217,44 +218,45 @@ class DestinationsWidget(QWidget):
         self.status.setText(message)
         return True
 
-    def _save_ae_title(self) -> None:
-        title = self.ae_title.text()
+    def _edit(self, change: Callable[[Config], tuple[Config, str] | None]) -> bool:
+        """Save what ``change`` makes of the config file as it is now, and say its
+        message; ``change`` returns None when there is nothing to save. An edit the
+        config refuses is shown and nothing is saved."""
         current = self._fresh()
-        if current is None or title.strip() == current.network.ae_title:
-            return
+        if current is None:
+            return False
         try:
-            config = with_ae_title(current, title)
+            changed = change(current)
         except Ezp2pError as error:
             self.status.setText(str(error))
-            return
-        self._store(config, f"Our AE title is {config.network.ae_title}")
+            return False
+        return changed is not None and self._store(*changed)
+
+    def _save_ae_title(self) -> None:
+        title = self.ae_title.text()
+
+        def change(current: Config) -> tuple[Config, str] | None:
+            if title.strip() == current.network.ae_title:
+                return None
+            config = with_ae_title(current, title)
+            return config, f"Our AE title is {config.network.ae_title}"
+
+        self._edit(change)
 
     def _save(self) -> None:
         form = self._form()
-        current = self._fresh()
-        if current is None:
-            return
-        try:
-            config = with_destination(current, form)
-        except Ezp2pError as error:
-            self.status.setText(str(error))
-            return
         name = form.name.strip()
-        verb = "Saved" if name in current.destinations else "Added"
-        if self._store(config, f"{verb} {name} ({form.address})"):
+
+        def change(current: Config) -> tuple[Config, str]:
+            verb = "Saved" if name in current.destinations else "Added"
+            return with_destination(current, form), f"{verb} {name} ({form.address})"
+
+        if self._edit(change):
             self._select(name)
 
     def _remove(self) -> None:
         name = self.name.text().strip()
-        current = self._fresh()
-        if current is None:
-            return
-        try:
-            config = remove_destination(current, name)
-        except Ezp2pError as error:
-            self.status.setText(str(error))
-            return
-        if self._store(config, f"Removed {name}"):
+        if self._edit(lambda current: (remove_destination(current, name), f"Removed {name}")):
             self._show_form(DestinationForm())
 
     def _browse_ca(self) -> None:
