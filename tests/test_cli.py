@@ -256,3 +256,15 @@ def test_parallel_destinations_each_keep_their_own_progress_bar(monkeypatch):
     assert len({abs(pos) for _, _, pos in shown.values()}) == 2  # a line each
     output = terminal.getvalue()
     assert "a: 100%" in output and "b: 100%" in output and "40/40" in output and "70/70" in output
+
+
+def test_find_and_worklist_options_become_the_query_filters():
+    from napari_ezp2p.cli.options import query_filters
+    from napari_ezp2p.cli.parser import build_parser
+    from napari_ezp2p.jobs.query import Filters
+
+    parser = build_parser()
+    args = parser.parse_args(["find", "--patient-name", "doe*", "--study-date", "2026-01-01.."])
+    assert query_filters(args) == Filters(patient_name="doe*", date="20260101-")
+    args = parser.parse_args(["worklist", "--station-aet", "CAM", "--date", "20261129"])
+    assert query_filters(args) == Filters(station_aet="CAM", date="20261129")

@@ -65,6 +65,17 @@ def test_send_to_two_destinations_then_find_it_back(home, orthanc, storescp, cap
     (study,) = json.loads(capsys.readouterr().out)
     assert study["PatientName"] == "DOE^JANE"
     assert study["StudyDescription"] == "Two places"
+    assert main(["find", "--to", pacs.destination.address, "--patient-name", "doe*"]) == 0
+    (line,) = capsys.readouterr().out.splitlines()  # the Study dock's cells
+    assert line.split("\t") == [
+        "DOE^JANE",
+        study["PatientID"],
+        "",
+        study["StudyDate"],
+        "Two places",
+        study["ModalitiesInStudy"],
+        study["StudyInstanceUID"],
+    ]
     argv = ["find", "--to", pacs.destination.address, "--level", "series"]
     argv += ["--study-uid", study["StudyInstanceUID"], "--json"]
     assert main(argv) == 0
@@ -130,6 +141,9 @@ def test_send_takes_the_demographics_from_the_worklist(home, orthanc, wlmscpfs, 
     assert main(argv) == 0
     (item,) = json.loads(capsys.readouterr().out)
     assert item["PatientName"] == name
+    assert main(["worklist", "--to", worklist.destination.address, "--accession", "ACC-JP"]) == 0
+    (line,) = capsys.readouterr().out.splitlines()  # the Study dock's cells
+    assert line.split("\t")[:4] == [name, "WL-1", "ACC-JP", "20261129"]
 
 
 def test_a_refused_association_keeps_everything_in_the_outbox(home, orthanc, capsys):

@@ -13,6 +13,7 @@ from napari_ezp2p.config import load_config
 from napari_ezp2p.net.destination import MAX_ASSOCIATIONS
 
 from ..conftest import OUR_AE, free_port
+from .helpers import click, open_dock, type_into
 
 
 @pytest.fixture
@@ -22,22 +23,6 @@ def config_file(tmp_path, monkeypatch):
     monkeypatch.setenv("EZP2P_CONFIG", str(path))
     monkeypatch.delenv("EZP2P_AET", raising=False)
     return path
-
-
-def open_dock(make_napari_viewer) -> tuple[object, DestinationsWidget]:
-    viewer = make_napari_viewer()
-    _, widget = viewer.window.add_plugin_dock_widget("napari-ezp2p", "Destinations")
-    assert isinstance(widget, DestinationsWidget)
-    return viewer, widget
-
-
-def click(qtbot, button) -> None:
-    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-
-
-def type_into(qtbot, edit, text: str) -> None:
-    edit.clear()
-    qtbot.keyClicks(edit, text)
 
 
 def fill(qtbot, widget: DestinationsWidget, name: str, ae_title: str, port: int) -> None:
@@ -55,7 +40,7 @@ def echo(qtbot, widget: DestinationsWidget) -> str:
 
 
 def test_add_edit_pick_and_remove_destinations(config_file, make_napari_viewer, qtbot):
-    viewer, widget = open_dock(make_napari_viewer)
+    viewer, widget = open_dock(make_napari_viewer, "Destinations", DestinationsWidget)
     session = session_for(viewer)
     assert widget.ae_title.text() == "EZP2P"
 
@@ -108,7 +93,7 @@ def test_add_edit_pick_and_remove_destinations(config_file, make_napari_viewer, 
 
 
 def test_the_associations_are_saved_and_shown_again(config_file, make_napari_viewer, qtbot):
-    _, widget = open_dock(make_napari_viewer)
+    _, widget = open_dock(make_napari_viewer, "Destinations", DestinationsWidget)
     assert widget.associations.value() == 1
     assert widget.associations.maximum() == MAX_ASSOCIATIONS
 
@@ -130,7 +115,7 @@ def test_the_associations_are_saved_and_shown_again(config_file, make_napari_vie
 
 def test_echo_a_live_pacs_and_a_dead_one(config_file, make_napari_viewer, qtbot, orthanc):
     pacs = orthanc()
-    _, widget = open_dock(make_napari_viewer)
+    _, widget = open_dock(make_napari_viewer, "Destinations", DestinationsWidget)
     assert widget.ae_title.text() == OUR_AE  # the AE title Orthanc knows
 
     fill(qtbot, widget, "orthanc", "ORTHANC", pacs.destination.port)

@@ -20,6 +20,7 @@ from napari_ezp2p.net.store import store
 
 from .. import peers
 from ..conftest import OUR_AE, free_port
+from .helpers import click, open_dock, type_into
 
 JAPANESE = "Yamada^Tarou=山田^太郎=やまだ^たろう"
 WL_STUDY_UID = "1.2.826.0.1.3680043.8.498.77"
@@ -33,29 +34,13 @@ def home(tmp_path, monkeypatch):
     return tmp_path
 
 
-def open_study_dock(make_napari_viewer) -> tuple[object, StudyWidget]:
-    viewer = make_napari_viewer()
-    _, widget = viewer.window.add_plugin_dock_widget("napari-ezp2p", "Study")
-    assert isinstance(widget, StudyWidget)
-    return viewer, widget
-
-
 def worklist_item(name: str, accession: str) -> Dataset:
     return peers.worklist_item(name, accession, study_uid=WL_STUDY_UID, station=OUR_AE)
-
-
-def click(qtbot, button) -> None:
-    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
 
 
 def click_row(qtbot, table, row: int) -> None:
     rect = table.visualItemRect(table.item(row, 0))
     qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-
-
-def type_into(qtbot, edit, text: str) -> None:
-    edit.clear()
-    qtbot.keyClicks(edit, text)
 
 
 def run_query(qtbot, widget: StudyWidget, button) -> None:
@@ -66,7 +51,7 @@ def run_query(qtbot, widget: StudyWidget, button) -> None:
 
 def test_the_form_fills_from_a_japanese_worklist_item(home, make_napari_viewer, qtbot, wlmscpfs):
     worklist = wlmscpfs([worklist_item(JAPANESE, "ACC-JP"), worklist_item("DOE^JOHN", "ACC-2")])
-    viewer, widget = open_study_dock(make_napari_viewer)
+    viewer, widget = open_dock(make_napari_viewer, "Study", StudyWidget)
     session = session_for(viewer)
 
     type_into(qtbot, widget.server.lineEdit(), worklist.destination.address)
@@ -123,7 +108,7 @@ def test_pick_a_pacs_study_then_one_of_its_series(home, make_napari_viewer, qtbo
     assert store(objects, pacs.destination, settings).ok
     jane_study = str(objects[0].StudyInstanceUID)
 
-    viewer, widget = open_study_dock(make_napari_viewer)
+    viewer, widget = open_dock(make_napari_viewer, "Study", StudyWidget)
     session = session_for(viewer)
     type_into(qtbot, widget.server.lineEdit(), pacs.destination.address)
     type_into(qtbot, widget.filter_name, "doe*")
@@ -146,7 +131,7 @@ def test_pick_a_pacs_study_then_one_of_its_series(home, make_napari_viewer, qtbo
 
 
 def test_bad_values_and_a_dead_server_are_told_not_fatal(home, make_napari_viewer, qtbot):
-    viewer, widget = open_study_dock(make_napari_viewer)
+    viewer, widget = open_dock(make_napari_viewer, "Study", StudyWidget)
     session = session_for(viewer)
     type_into(qtbot, widget.fields["birth_date"], "1970-01-01")
     assert "PatientBirthDate" in widget.problem_label.text()

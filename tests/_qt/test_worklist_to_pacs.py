@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from pydicom.uid import JPEGLSLossless
 
+from napari_ezp2p._qt.study_widget import StudyWidget
 from napari_ezp2p.config import Config, add_destination, save_config
 
+from .helpers import open_dock, type_into
 from .test_send_widget import check_all_layers, click_and_wait, film_and_photo, open_send_dock
 from .test_study_widget import (
     JAPANESE,
     WL_STUDY_UID,
     click_row,
-    open_study_dock,
     run_query,
-    type_into,
     worklist_item,
 )
 
@@ -31,7 +31,7 @@ def test_worklist_pick_then_send_two_layers_to_orthanc(
     monkeypatch.setenv("EZP2P_OUTBOX", str(tmp_path / "outbox"))
     monkeypatch.setenv("EZP2P_AET", "EZP2P")
 
-    viewer, study = open_study_dock(make_napari_viewer)
+    viewer, study = open_dock(make_napari_viewer, "Study", StudyWidget)
     type_into(qtbot, study.server.lineEdit(), "ris")
     run_query(qtbot, study, study.worklist_button)
     click_row(qtbot, study.table, 0)

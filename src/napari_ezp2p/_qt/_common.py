@@ -1,5 +1,5 @@
 """Small helpers the docks share: work off the event loop, a destination combo, a scroll
-area.
+area, a read-only table.
 
 ``run_in_thread(func, *args, what=..., on_done=..., on_error=...)`` runs ``func`` in a
 napari ``thread_worker`` through :func:`~napari_ezp2p.jobs.outcome.attempt`. What ``func``
@@ -12,13 +12,21 @@ napari as an error notification with its traceback, and ``on_error`` gets it too
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error
 from qtpy.QtCore import Qt
-from qtpy.QtWidgets import QComboBox, QScrollArea, QVBoxLayout, QWidget
+from qtpy.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHeaderView,
+    QScrollArea,
+    QTableWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..jobs.outcome import Outcome, attempt
 
@@ -102,3 +110,17 @@ def scroll_down_only(content: QWidget, owner: QWidget) -> None:
     outer = QVBoxLayout(owner)
     outer.setContentsMargins(0, 0, 0, 0)
     outer.addWidget(scroll)
+
+
+def read_only_table(columns: Sequence[str], *, pick_rows: bool = False) -> QTableWidget:
+    """An empty table the user reads but never edits, its columns as wide as their
+    contents; with ``pick_rows`` a click selects one whole row."""
+    table = QTableWidget(0, len(columns))
+    table.setHorizontalHeaderLabels(list(columns))
+    if pick_rows:
+        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.verticalHeader().setVisible(False)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    return table

@@ -10,23 +10,21 @@ of :mod:`napari_ezp2p.jobs.destinations`; the widget only wires them to Qt.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from napari.utils.notifications import show_error
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
     QSpinBox,
-    QTableWidget,
     QTableWidgetItem,
     QToolButton,
     QVBoxLayout,
@@ -50,7 +48,7 @@ from ..jobs.destinations import (
 )
 from ..net.association import EchoResult
 from ..net.destination import DEFAULT_MAX_PDU, MAX_ASSOCIATIONS, TlsSettings
-from ._common import run_in_thread, scroll_down_only
+from ._common import read_only_table, run_in_thread, scroll_down_only
 
 _COLUMNS = ("Send", "Name", "Address", "Syntax", "Role")
 
@@ -79,13 +77,7 @@ class DestinationsWidget(QWidget):
         ours.addRow("Our AE title", self.ae_title)
         layout.addLayout(ours)
 
-        self.table = QTableWidget(0, len(_COLUMNS))
-        self.table.setHorizontalHeaderLabels(_COLUMNS)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table = read_only_table(_COLUMNS, pick_rows=True)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setToolTip("Tick the destinations of the next send (none: the default)")
         self.table.setMinimumHeight(100)
@@ -226,44 +218,45 @@ class DestinationsWidget(QWidget):
         self.status.setText(message)
         return True
 
-    def _save_ae_title(self) -> None:
-        title = self.ae_title.text()
+    def _edit(self, change: Callable[[Config], tuple[Config, str] | None]) -> bool:
+        """Save what ``change`` makes of the config file as it is now, and say its
+        message; ``change`` returns None when there is nothing to save. An edit the
+        config refuses is shown and nothing is saved."""
         current = self._fresh()
-        if current is None or title.strip() == current.network.ae_title:
-            return
+        if current is None:
+            return False
         try:
-            config = with_ae_title(current, title)
+            changed = change(current)
         except Ezp2pError as error:
             self.status.setText(str(error))
-            return
-        self._store(config, f"Our AE title is {config.network.ae_title}")
+            return False
+        return changed is not None and self._store(*changed)
+
+    def _save_ae_title(self) -> None:
+        title = self.ae_title.text()
+
+        def change(current: Config) -> tuple[Config, str] | None:
+            if title.strip() == current.network.ae_title:
+                return None
+            config = with_ae_title(current, title)
+            return config, f"Our AE title is {config.network.ae_title}"
+
+        self._edit(change)
 
     def _save(self) -> None:
         form = self._form()
-        current = self._fresh()
-        if current is None:
-            return
-        try:
-            config = with_destination(current, form)
-        except Ezp2pError as error:
-            self.status.setText(str(error))
-            return
         name = form.name.strip()
-        verb = "Saved" if name in current.destinations else "Added"
-        if self._store(config, f"{verb} {name} ({form.address})"):
+
+        def change(current: Config) -> tuple[Config, str]:
+            verb = "Saved" if name in current.destinations else "Added"
+            return with_destination(current, form), f"{verb} {name} ({form.address})"
+
+        if self._edit(change):
             self._select(name)
 
     def _remove(self) -> None:
         name = self.name.text().strip()
-        current = self._fresh()
-        if current is None:
-            return
-        try:
-            config = remove_destination(current, name)
-        except Ezp2pError as error:
-            self.status.setText(str(error))
-            return
-        if self._store(config, f"Removed {name}"):
+        if self._edit(lambda current: (remove_destination(current, name), f"Removed {name}")):
             self._show_form(DestinationForm())
 
     def _browse_ca(self) -> None:

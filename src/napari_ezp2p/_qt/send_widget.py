@@ -19,12 +19,10 @@ from qtpy.QtWidgets import (
     QComboBox,
     QFormLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QPushButton,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -34,7 +32,7 @@ from .._napari.progress import SendProgress
 from .._napari.sending import LayerSend, retry_layers, send_layers
 from .._napari.session import LayerSnapshot, session_for
 from ..jobs.report import Row, SendReport
-from ._common import run_in_thread
+from ._common import read_only_table, run_in_thread
 
 #: The transfer syntax combo's first choice: let the job choose (see jobs.inputs.SyntaxChoice).
 AS_PREFERRED = "as the source is, or as the destinations prefer"
@@ -75,13 +73,8 @@ class SendWidget(QWidget):
         self.retry_button = QPushButton("Retry failed")
         self.retry_button.setToolTip("Send again what is waiting in the outbox")
         self.refresh_button = QPushButton("Reload destinations")
-        self.status_table = QTableWidget(0, 4)
-        self.status_table.setHorizontalHeaderLabels(["Layer", "Destination", "State", "Message"])
-        self.status_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.status_table.verticalHeader().setVisible(False)
-        header = self.status_table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        self.status_table = read_only_table(("Layer", "Destination", "State", "Message"))
+        self.status_table.horizontalHeader().setStretchLastSection(True)
 
         from ..core.transfer import TRANSFER_SYNTAXES
 

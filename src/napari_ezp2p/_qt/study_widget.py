@@ -14,17 +14,14 @@ from collections.abc import Sequence
 
 from pydicom import Dataset
 from qtpy.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
     QSpinBox,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -36,7 +33,7 @@ from ..core.errors import Ezp2pError
 from ..core.metadata import CHARSETS, SEXES, Metadata
 from ..jobs.query import ROWS, STUDY_COLUMNS, Filters, query_user_pacs, query_user_worklist
 from ..jobs.study import FORM_GROUPS, attach, attachment, cleared, new_study, problem
-from ._common import DestinationCombo, run_in_thread, scroll_down_only
+from ._common import DestinationCombo, read_only_table, run_in_thread, scroll_down_only
 
 #: The label and placeholder of each field of the form.
 _LABELS = {
@@ -157,13 +154,7 @@ class StudyWidget(QWidget):
         self.pacs_button.clicked.connect(self._query_pacs)
         self.series_button.clicked.connect(self._query_series)
 
-        self.table = QTableWidget(0, len(STUDY_COLUMNS))
-        self.table.setHorizontalHeaderLabels(STUDY_COLUMNS)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table = read_only_table(STUDY_COLUMNS, pick_rows=True)
         self.table.setMinimumHeight(120)
         self.table.itemSelectionChanged.connect(self._pick)
         form.addRow(self.table)

@@ -7,8 +7,8 @@ import dataclasses
 import logging
 import sys
 
-from .options import Context, given_metadata
-from .render import SERIES_COLUMNS, STUDY_COLUMNS, WORKLIST_COLUMNS, print_matches
+from .options import Context, given_metadata, query_filters
+from .render import print_answers
 
 
 def run_convert(args: argparse.Namespace) -> int:
@@ -45,44 +45,27 @@ def run_echo(args: argparse.Namespace) -> int:
 
 
 def run_find(args: argparse.Namespace) -> int:
-    from ..jobs.query import Filters, query_pacs
+    from ..jobs.query import query_pacs
 
     context = Context(args)
-    filters = Filters(
-        patient_name=args.patient_name or "",
-        patient_id=args.patient_id or "",
-        accession=args.accession or "",
-        date=args.study_date or "",
-        modality=args.modality or "",
-        study_description=args.study_description or "",
-        study_uid=args.study_uid or "",
-        series_uid=args.series_uid or "",
+    matches = query_pacs(
+        query_filters(args), context.destination(args.to), context.network, args.level
     )
-    matches = query_pacs(filters, context.destination(args.to), context.network, args.level)
-    columns = STUDY_COLUMNS if args.level == "study" else SERIES_COLUMNS
-    print_matches(matches, columns + ("StudyInstanceUID",), args.json)
+    print_answers(matches, args.level, args.json)
     return 0
 
 
 def run_worklist(args: argparse.Namespace) -> int:
-    from ..jobs.query import Filters, query_worklist
+    from ..jobs.query import query_worklist
 
     context = Context(args)
-    filters = Filters(
-        patient_name=args.patient_name or "",
-        patient_id=args.patient_id or "",
-        accession=args.accession or "",
-        date=args.date or "",
-        modality=args.modality or "",
-        station_aet=args.station_aet or "",
-    )
     items = query_worklist(
-        filters,
+        query_filters(args),
         context.worklist_server(args.to),
         context.network,
         context.config.worklist_fallback_charset,
     )
-    print_matches(items, WORKLIST_COLUMNS + ("StudyInstanceUID",), args.json)
+    print_answers(items, "worklist", args.json)
     return 0
 
 

@@ -147,6 +147,14 @@ def given_metadata(args: argparse.Namespace) -> dict[str, object]:
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
+def query_filters(args: argparse.Namespace):
+    """The query filters the options give; those the command has no option for stay empty."""
+    from ..jobs.query import Filters
+
+    names = (field.name for field in dataclasses.fields(Filters))
+    return Filters(**{name: getattr(args, name, None) or "" for name in names})
+
+
 class Context:
     """The user's config, our network settings, and the outbox, from the global options."""
 

@@ -93,7 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     find.add_argument("--level", choices=("study", "series"), default="study")
     for option in ("--patient-name", "--patient-id", "--accession", "--modality"):
         find.add_argument(option)
-    find.add_argument("--study-date", type=date_range, metavar="RANGE", help="date or A-B")
+    find.add_argument(
+        "--study-date", dest="date", type=date_range, metavar="RANGE", help="date or A-B"
+    )
     find.add_argument("--study-uid")
     find.add_argument("--series-uid")
     find.add_argument("--study-description")

@@ -5,18 +5,9 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from pydicom import Dataset
-
-#: What `find` and `worklist` show as columns (the JSON output has every key).
-STUDY_COLUMNS = ("PatientName", "PatientID", "StudyDate", "AccessionNumber", "StudyDescription")
-
-
-SERIES_COLUMNS = ("SeriesNumber", "Modality", "SeriesDescription", "SeriesInstanceUID")
-
-
-WORKLIST_COLUMNS = ("PatientName", "PatientID", "AccessionNumber", "RequestedProcedureDescription")
 
 
 class ProgressBars:
@@ -83,11 +74,16 @@ def dataset_as_dict(ds: Dataset) -> dict[str, object]:
     return out
 
 
-def print_matches(matches: list[Dataset], columns: Sequence[str], as_json: bool) -> None:
+def print_answers(answers: list[Dataset], level: str, as_json: bool) -> None:
+    """Query answers as JSON, or as the cells the Study dock shows of them at ``level``
+    (see :data:`napari_ezp2p.jobs.query.ROWS`), one tab-separated line each."""
     if as_json:
-        json.dump([dataset_as_dict(ds) for ds in matches], sys.stdout, ensure_ascii=False)
+        json.dump([dataset_as_dict(ds) for ds in answers], sys.stdout, ensure_ascii=False)
         print()
         return
-    for ds in matches:
-        print("\t".join(str(ds.get(keyword, "")) for keyword in columns))
-    print(f"{len(matches)} match{'es' if len(matches) != 1 else ''}", file=sys.stderr)
+    from ..jobs.query import ROWS
+
+    row_of, _ = ROWS[level]
+    for ds in answers:
+        print("\t".join(row_of(ds)))
+    print(f"{len(answers)} match{'es' if len(answers) != 1 else ''}", file=sys.stderr)
