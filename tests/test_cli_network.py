@@ -77,10 +77,13 @@ def test_send_to_two_destinations_then_find_it_back(home, orthanc, storescp, cap
         study["StudyInstanceUID"],
     ]
     argv = ["find", "--to", pacs.destination.address, "--level", "series"]
-    argv += ["--study-uid", study["StudyInstanceUID"], "--json"]
-    assert main(argv) == 0
+    argv += ["--study-uid", study["StudyInstanceUID"]]
+    assert main([*argv, "--json"]) == 0
     (series,) = json.loads(capsys.readouterr().out)
     assert series["StudyInstanceUID"] == study["StudyInstanceUID"]
+    assert main(argv) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.split("\t")[-2:] == [series["SeriesInstanceUID"], study["StudyInstanceUID"]]
 
 
 def test_find_series_asks_for_the_studies_first(home, hierarchical_orthanc, capsys):

@@ -214,8 +214,10 @@ def test_the_layer_menu_sends_one_object_to_every_destination(
     pixels = np.random.default_rng(8).integers(0, 255, (24, 32), dtype=np.uint8)
     layer = viewer.add_image(pixels, name="grey")
     session_for(viewer).destinations = ("A", "B")
+    seen = len(notification_manager.records)
     worker = menus.send_layer_to_pacs(layer, viewer)
-    sent = "Sent 1 image to A, B"
-    qtbot.waitUntil(lambda: bool(_records(NotificationSeverity.INFO, sent)), timeout=30000)
-    qtbot.waitUntil(lambda: not worker.is_running, timeout=5000)
+    with qtbot.waitSignal(worker.finished, timeout=30000):
+        pass  # finished is delivered by the event loop, which runs only from here on
+    messages = [n.message for n in notification_manager.records[seen:]]
+    assert "Sent 1 image to A, B" in messages, messages
     assert_one_lossless_object_at_both(two_stores, pixels)

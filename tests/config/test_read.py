@@ -125,6 +125,12 @@ def test_broken_toml_names_file_and_line(tmp_path):
             5,
             "must be an integer",
         ),
+        (
+            "[destinations.pacs]\nae_title = 'A'\nhost = 'h'\nport = 1\nkind = 'fax'\n",
+            "destinations.pacs.kind",
+            5,
+            "unknown kind 'fax': use one of dimse",
+        ),
         ("[destinations.pacs]\nae_title = 'A'\nport = 1\n", "destinations.pacs", 1, "host"),
         ("[destinations.'bad name']\n", "destinations.bad name", None, "1 to 64"),
     ],

@@ -78,3 +78,17 @@ def test_save_refuses_what_could_not_be_loaded_back(tmp_path):
 def test_defaults_written_are_read_back_identically(tmp_path):
     text = dumps_config(Config())
     assert load_config(write_config(tmp_path, text)) == Config()
+
+
+def test_a_destinations_kind_survives_a_round_trip(tmp_path, monkeypatch):
+    from napari_ezp2p.net import transports
+
+    monkeypatch.setitem(transports.TRANSPORTS, "other", lambda settings: None)
+    config = add_destination(Config(), "plain", "A@h:104")
+    other = replace(config.destinations["plain"], name="other", kind="other")
+    config = replace(config, destinations={**config.destinations, "other": other})
+    path = save_config(config, tmp_path / "config.toml")
+    text = path.read_text()
+    assert text.count("kind = ") == 1 and 'kind = "other"' in text  # dimse is the default
+    kinds = {name: d.kind for name, d in load_config(path).destinations.items()}
+    assert kinds == {"plain": "dimse", "other": "other"}

@@ -170,3 +170,17 @@ def test_two_destinations_get_one_object_and_a_lossy_preference_changes_nothing(
     for ds in (at_a, at_b):
         assert "LossyImageCompression" not in ds or ds.LossyImageCompression == "00"
         assert np.array_equal(ds.pixel_array, expected)
+
+
+def test_config_defaults_fill_only_what_the_user_left_empty():
+    defaults = Metadata(
+        charset="ISO_IR 100", series_number=5, institution_name="Hosp", station_name="ST1"
+    )
+    assert send_job.with_config_defaults(Metadata(), defaults) == defaults
+    chosen = Metadata(patient_name="DOE^JANE", charset="ISO_IR 192", series_number=1)
+    filled = send_job.with_config_defaults(chosen, defaults)
+    assert (filled.charset, filled.series_number) == ("ISO_IR 192", 1)
+    assert (filled.institution_name, filled.station_name) == ("Hosp", "ST1")
+    assert filled.patient_name == "DOE^JANE"
+    own = dataclasses.replace(chosen, institution_name="Lab")
+    assert send_job.with_config_defaults(own, defaults).institution_name == "Lab"

@@ -24,9 +24,8 @@ from napari_ezp2p.net.store import (
     StoreProgress,
     _storage_status,
     store,
-    store_many,
 )
-from tests.conftest import free_port, start_storescp
+from tests.conftest import free_port
 from tests.net.helpers import SETTINGS, fake_scp, grey8, sc_objects
 
 # ---------------------------------------------------------------------------------------
@@ -91,22 +90,6 @@ def test_a_lossy_preference_never_recompresses_lossless_objects(storescp):
     assert report.ok, report.error
     (path,) = storescp.received()
     assert pydicom.dcmread(path).file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.5"
-
-
-def test_store_many_sends_to_each_destination(storescp, tmp_path):
-    other = start_storescp(tmp_path / "other", ae_title="OTHER")
-    try:
-        down = Destination("down", "DOWN", "127.0.0.1", free_port())
-        objects = sc_objects(3)
-        reports = store_many(objects, [storescp.destination, other.destination, down], SETTINGS)
-        assert [r.destination for r in reports] == [storescp.destination, other.destination, down]
-        assert reports[0].ok and reports[1].ok
-        assert len(storescp.received()) == len(other.received()) == 3
-        assert not reports[2].ok
-        assert [o.category for o in reports[2].outcomes] == ["not sent"] * 3
-        assert "connection refused" in reports[2].outcomes[0].message
-    finally:
-        other.peer.stop()
 
 
 def _slow(number: int, ds) -> int:

@@ -25,8 +25,9 @@ class Session:
     ``metadata`` comes from the Study dock (typed, or picked from a query, in which
     case its ``queried`` values make later edits show as coerced). ``destinations``
     are configured names or ``AET@host:port``; empty means the configured default.
-    ``transfer_syntax`` is a key of core.transfer; empty means the destination's
-    preferred one, else explicit VR little endian. Connect to ``session.events``.
+    ``transfer_syntax`` is a key of core.transfer; empty lets
+    ``jobs.inputs.SyntaxChoice`` choose (a JPEG as it is, else explicit VR little endian
+    or the lossless syntax every destination prefers). Connect to ``session.events``.
     """
 
     metadata: Metadata = field(default_factory=Metadata)

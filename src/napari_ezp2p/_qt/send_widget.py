@@ -9,6 +9,7 @@ in the outbox, to be sent again with "Retry failed" (or ``ezp2p queue retry``).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 from napari.layers import Image
@@ -251,12 +252,16 @@ class SendWidget(QWidget):
         self.worker = run_in_thread(
             func,
             argument,
-            self.progressed.emit,
+            self._progress_from_worker,
             what=what,
             on_done=self._report,
             owner=self,
         )
         self.worker.finished.connect(self._on_finished)
+
+    def _progress_from_worker(self, name: str, done: int, total: int) -> None:
+        with contextlib.suppress(RuntimeError):  # the dock was closed: the send goes on
+            self.progressed.emit(name, done, total)
 
     def _on_progress(self, name: str, done: int, total: int) -> None:
         if self._progress is not None:

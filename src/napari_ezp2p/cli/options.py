@@ -119,7 +119,8 @@ def add_metadata_options(parser: argparse.ArgumentParser) -> None:
         metavar="SYNTAX",
         help="transfer syntax: "
         + ", ".join(ts.key for ts in TRANSFER_SYNTAXES)
-        + " or a UID (default: the destination's preferred one, else explicit-le)",
+        + " or a UID (default: a JPEG goes as JPEG, its bitstream unchanged; anything else "
+        "explicit-le, or the lossless compressed syntax every destination prefers)",
     )
 
 

@@ -125,7 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("address", metavar="AET@host:port")
     add.add_argument("--default", action="store_true", help="the default for sending")
     add.add_argument("--worklist", action="store_true", help="the default worklist server")
-    add.add_argument("--ts", help="preferred transfer syntax")
+    add.add_argument(
+        "--ts",
+        help="preferred transfer syntax: objects are transcoded to it when that loses "
+        "nothing (a lossy one is used only for objects already encoded in it)",
+    )
     add.add_argument("--max-pdu", type=int, default=16384)
     add.add_argument(
         "--associations",

@@ -51,6 +51,8 @@ class ProgressBars:
 def print_report(report) -> None:
     """The report as the command says it: a line per destination on stdout, then why
     anything was not sent on stderr."""
+    if not (report.rows or report.problems):
+        print(report.headline(), file=sys.stderr)
     for line in report.lines():
         print(line)
     for reason in report.reasons():
@@ -76,7 +78,8 @@ def dataset_as_dict(ds: Dataset) -> dict[str, object]:
 
 def print_answers(answers: list[Dataset], level: str, as_json: bool) -> None:
     """Query answers as JSON, or as the cells the Study dock shows of them at ``level``
-    (see :data:`napari_ezp2p.jobs.query.ROWS`), one tab-separated line each."""
+    (see :data:`napari_ezp2p.jobs.query.ROWS`; a series also ends with its Study
+    Instance UID), one tab-separated line each."""
     if as_json:
         json.dump([dataset_as_dict(ds) for ds in answers], sys.stdout, ensure_ascii=False)
         print()
@@ -85,5 +88,8 @@ def print_answers(answers: list[Dataset], level: str, as_json: bool) -> None:
 
     row_of, _ = ROWS[level]
     for ds in answers:
-        print("\t".join(row_of(ds)))
+        cells = row_of(ds)
+        if level == "series":  # which study each series is in, as for --study-uid
+            cells.append(str(ds.get("StudyInstanceUID", "")))
+        print("\t".join(cells))
     print(f"{len(answers)} match{'es' if len(answers) != 1 else ''}", file=sys.stderr)

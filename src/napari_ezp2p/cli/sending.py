@@ -44,9 +44,6 @@ def queue_and_send(args: argparse.Namespace, items: Iterable) -> int:
     meta = dataclasses.replace(meta, **given_metadata(args))
 
     def say_queued(report) -> None:
-        refused = [row for row in report.rows if row.entry_id is None]
-        for label, message in dict.fromkeys((row.label, row.message) for row in refused):
-            print(f"ezp2p: {label}: {message}", file=sys.stderr)
         print(
             f"queued {report.converted} converted and {report.passed_through} DICOM "
             f"objects for {', '.join(d.name for d in destinations)}",

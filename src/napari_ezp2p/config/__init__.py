@@ -25,6 +25,7 @@ with ``--config FILE`` or the ``EZP2P_CONFIG`` environment variable::
     folder = "/var/lib/ezp2p/outbox"   # empty: the default place
 
     [destinations.pacs]
+    kind = "dimse"               # the transport (net/transports.py); DIMSE by default
     ae_title = "ORTHANC"
     host = "127.0.0.1"
     port = 4242

@@ -55,6 +55,7 @@ _DEFAULTS_KEYS = {
 }
 _OUTBOX_KEYS = {"folder": str}
 _DESTINATION_KEYS = {
+    "kind": str,
     "ae_title": str,
     "host": str,
     "port": int,
@@ -281,6 +282,8 @@ def _destination_from_dict(reader: _Reader, name: str, data: Any) -> Destination
         reader.check(table, "max_pdu", lambda: check_max_pdu(item["max_pdu"]))
     if "associations" in item:
         reader.check(table, "associations", lambda: check_associations(item["associations"]))
+    kind = item.get("kind", "dimse")
+    reader.check(table, "kind", lambda: _check_kind(kind))
     if not 1 <= item["port"] <= 65535:
         raise reader.error(table, "port", f"{item['port']} is not in 1-65535")
     reader.check(table, "ae_title", lambda: check_ae_title(item["ae_title"]))
@@ -296,5 +299,13 @@ def _destination_from_dict(reader: _Reader, name: str, data: Any) -> Destination
             transfer_syntax=ts,
             max_pdu=item.get("max_pdu", DEFAULT_MAX_PDU),
             associations=item.get("associations", 1),
+            kind=kind,
         ),
     )
+
+
+def _check_kind(kind: str) -> None:
+    from ..net.transports import TRANSPORTS
+
+    if kind not in TRANSPORTS:
+        raise ConfigError(f"unknown kind {kind!r}: use one of {', '.join(TRANSPORTS)}")

@@ -65,7 +65,8 @@ def dumps_config(config: Config) -> str:
 
 
 def _destination_table(destination: Destination) -> dict[str, Any]:
-    table: dict[str, Any] = {
+    table: dict[str, Any] = {} if destination.kind == "dimse" else {"kind": destination.kind}
+    table |= {
         "ae_title": destination.ae_title,
         "host": destination.host,
         "port": destination.port,

@@ -12,7 +12,6 @@ import logging
 import math
 import os
 import struct
-import warnings
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -163,6 +162,17 @@ def _check_size(rows: int, columns: int, frames: int = 1) -> None:
         )
 
 
+def _check_pillow_limit(opened: Image.Image) -> None:
+    """Pillow's own limit, as the application set it (``Image.MAX_IMAGE_PIXELS``): Pillow
+    only warns between it and twice it; we refuse."""
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is not None and opened.width * opened.height > limit:
+        raise _Reject(
+            f"the image is too large: {opened.width} x {opened.height} pixels, over "
+            f"Pillow's limit of {limit} pixels"
+        )
+
+
 def _image(pixels: np.ndarray, colour: bool, **fields) -> SourceImage:
     grey16 = pixels.dtype == np.uint16 and not colour
     return SourceImage.from_array(
@@ -181,23 +191,22 @@ def _lossy(nbytes: int, file_size: int) -> tuple[str, float]:
 
 def _read_pillow(path: Path, image_format: str) -> SourceImage:
     data = path.read_bytes()
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        with Image.open(_WholeFile(data), formats=[image_format]) as opened:
-            _check_size(opened.height, opened.width)
-            orientation = opened.getexif().get(ExifTags.Base.Orientation, 1)
-            single = getattr(opened, "n_frames", 1) == 1
-            header = jpeg_header(data) if image_format == "JPEG" else None
-            passes_through = orientation == 1 and single and _jpeg_passes_through(header)
-            if passes_through and _jpeg_intact(data, header, opened):
-                pixels = None
+    with Image.open(_WholeFile(data), formats=[image_format]) as opened:
+        _check_size(opened.height, opened.width)
+        _check_pillow_limit(opened)
+        orientation = opened.getexif().get(ExifTags.Base.Orientation, 1)
+        single = getattr(opened, "n_frames", 1) == 1
+        header = jpeg_header(data) if image_format == "JPEG" else None
+        passes_through = orientation == 1 and single and _jpeg_passes_through(header)
+        if passes_through and _jpeg_intact(data, header, opened):
+            pixels = None
+        else:
+            opened.load()
+            if orientation in _ORIENTATIONS:
+                pixels = _pillow_pixels(ImageOps.exif_transpose(opened))
             else:
-                opened.load()
-                if orientation in _ORIENTATIONS:
-                    pixels = _pillow_pixels(ImageOps.exif_transpose(opened))
-                else:
-                    pixels = _pillow_pixels(opened)
-            spacing = _pillow_spacing(opened, image_format)
+                pixels = _pillow_pixels(opened)
+        spacing = _pillow_spacing(opened, image_format)
     if spacing and orientation in (5, 6, 7, 8):
         spacing = spacing[::-1]
     fields = {"pixel_spacing": spacing, "source_format": image_format}

@@ -17,7 +17,8 @@ DELIVERED = (SENT, WARNING)
 class Row:
     """One item at one destination: ``state`` is an outbox state (queued, sending, sent,
     failed), ``warning`` for one stored with a warning status, or ``failed`` for an item
-    that never became an object (then ``entry_id`` is None)."""
+    that never became an object (then ``entry_id`` is None). ``address`` is the
+    destination's ``AET@host:port``."""
 
     label: str
     destination: str
@@ -25,6 +26,7 @@ class Row:
     message: str = ""
     entry_id: int | None = None
     sop_instance_uid: str = ""
+    address: str = ""
 
     @property
     def delivered(self) -> bool:
@@ -46,7 +48,15 @@ def row_of(entry: Entry, label: str) -> Row:
             message = f"status 0x{entry.last_status:04X}"
         elif not warned:
             message = ""
-    return Row(label, entry.destination_name, state, message, entry.id, entry.sop_instance_uid)
+    return Row(
+        label,
+        entry.destination_name,
+        state,
+        message,
+        entry.id,
+        entry.sop_instance_uid,
+        entry.address,
+    )
 
 
 @dataclass
@@ -88,7 +98,7 @@ class SendReport:
             rows = [row for row in self.rows if row.destination == name]
             sent = [row for row in rows if row.delivered]
             warned = sum(row.state == WARNING for row in sent)
-            line = f"{name}: {len(sent)} sent"
+            line = f"{_where(name, rows[0].address)}: {len(sent)} sent"
             if warned:
                 line += f" ({warned} with warnings)"
             failed = len(rows) - len(sent)
@@ -106,7 +116,9 @@ class SendReport:
         reasons = list(self.problems)
         for row in self.undelivered:
             if row.message and not any(row.message in reason for reason in reasons):
-                reasons.append(f"{row.label} to {row.destination}: {row.message}")
+                # an item that never became an object failed the same way for every one
+                where = "" if row.entry_id is None else f" to {row.destination}"
+                reasons.append(f"{row.label}{where}: {row.message}")
         return reasons
 
     def headline(self) -> str:
@@ -129,9 +141,13 @@ class SendReport:
         return f"{text}: {'; '.join(self.reasons()) or 'see the Send dock'}"
 
 
+def _where(name: str, address: str) -> str:
+    """How a destination is named: its name, and its address when that differs."""
+    return name if name == address or not address else f"{name} ({address})"
+
+
 def _naming(name: str, address: str, reason: str) -> str:
     """``reason`` naming its destination once."""
     if name in reason or address in reason:
         return reason
-    where = name if name == address else f"{name} ({address})"
-    return f"{where}: {reason}"
+    return f"{_where(name, address)}: {reason}"

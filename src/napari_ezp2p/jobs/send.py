@@ -1,7 +1,7 @@
 """Send: items in, one object each into the outbox, the outbox drained, a report out.
 
-Every face (the ``ezp2p`` command, the Send dock, "Send layer to PACS", the Capture
-dock) calls :func:`send` or :func:`retry` and renders the :class:`SendReport`.
+Every face (``ezp2p send``, ``scan`` and ``queue retry``, the Send dock, "Send layer
+to PACS") calls :func:`send` or :func:`retry` and renders the :class:`SendReport`.
 """
 
 from __future__ import annotations
@@ -81,7 +81,9 @@ def queue(
     started = time.monotonic()
 
     def failed(label: str, reason: str) -> None:
-        report.rows.extend(Row(label, d.name, FAILED, reason) for d in destinations)
+        report.rows.extend(
+            Row(label, d.name, FAILED, reason, address=d.address) for d in destinations
+        )
 
     def commit() -> None:
         try:
@@ -93,7 +95,7 @@ def queue(
             for label, passed, written in batch:
                 uid = written.sop_instance_uid
                 report.rows.extend(
-                    Row(label, d.name, QUEUED, "", next(ids), uid) for d in destinations
+                    Row(label, d.name, QUEUED, "", next(ids), uid, d.address) for d in destinations
                 )
                 report.passed_through += passed
                 report.converted += not passed
@@ -208,14 +210,16 @@ def retry(
         return deliver(outbox, report, list(destinations.values()), network, progress)
 
 
+#: What the config fills in a study the user gave, where the study leaves it empty.
+CONFIG_FILLS = ("institution_name", "institution_address", "station_name", "series_description")
+
+
 def with_config_defaults(meta: Metadata, defaults: Metadata) -> Metadata:
-    """``meta`` with ``defaults`` (the config's, ``config.metadata_defaults``) in every
-    field it left as a plain :class:`Metadata` has it."""
-    plain = Metadata()
-    fill = {
-        f.name: getattr(defaults, f.name)
-        for f in dataclasses.fields(Metadata)
-        if getattr(meta, f.name) == getattr(plain, f.name)
-        and getattr(defaults, f.name) != getattr(plain, f.name)
-    }
-    return dataclasses.replace(meta, **fill) if fill else meta
+    """``meta`` completed from ``defaults`` (``config.metadata_defaults``): all of them
+    when ``meta`` is a plain :class:`Metadata` (nobody chose anything), else only the
+    empty fields of :data:`CONFIG_FILLS`, so a value the user chose (a character set, a
+    series number) is never replaced."""
+    if meta == Metadata():
+        return defaults
+    fill = {name: getattr(defaults, name) for name in CONFIG_FILLS if not getattr(meta, name)}
+    return dataclasses.replace(meta, **fill)

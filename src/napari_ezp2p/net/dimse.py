@@ -11,7 +11,7 @@ from .store import StoreFile, StoreProgress, store
 
 
 def sender(settings: NetworkSettings) -> Sender:
-    """A :class:`~napari_ezp2p.outbox.runner.Sender` that is :func:`.scu.store` with
+    """A :class:`~napari_ezp2p.outbox.runner.Sender` that is :func:`.store.store` with
     ``settings``.
 
     ``store`` reports a failed association as every object "not sent"; the runner counts

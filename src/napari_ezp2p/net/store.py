@@ -12,7 +12,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from os import PathLike, fspath
 from pathlib import Path
@@ -334,22 +333,6 @@ class _Transfer:
                 self.progress(
                     StoreProgress(self.dest, self.done, self.total, self.bytes_sent, outcome)
                 )
-
-
-def store_many(
-    objects: Sequence[StoreObject],
-    dests: Sequence[Destination],
-    settings: NetworkSettings,
-    *,
-    progress: Callable[[StoreProgress], None] | None = None,
-) -> list[StoreReport]:
-    """``store`` to every destination at once, each on its own association (and thread);
-    the reports are in the order of ``dests``."""
-    if not dests:
-        return []
-    with ThreadPoolExecutor(max_workers=len(dests), thread_name_prefix="ezp2p-store") as pool:
-        futures = [pool.submit(store, objects, d, settings, progress=progress) for d in dests]
-        return [f.result() for f in futures]
 
 
 def _item(index: int, obj: StoreObject) -> _Item:
