@@ -111,14 +111,25 @@ def run_destinations(args: argparse.Namespace) -> int:
 
 def run_serve(args: argparse.Namespace) -> int:
 
+    from ..devpacs.entity import ServerLimits
     from ..devpacs.server import run_server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    limits = ServerLimits()
+    if args.max_associations:
+        limits = dataclasses.replace(limits, max_associations=args.max_associations)
     print(
         f"{args.ae_title} on {args.host}:{args.port}, storing into {args.storage} (Ctrl+C stops)",
         file=sys.stderr,
     )
     run_server(
-        args.storage, args.port, host=args.host, ae_title=args.ae_title, worklist=args.worklist
+        args.storage,
+        args.port,
+        host=args.host,
+        ae_title=args.ae_title,
+        worklist=args.worklist,
+        limits=limits,
+        any_called_aet=args.any_called_aet,
+        move_destinations=tuple(args.move_destinations),
     )
     return 0

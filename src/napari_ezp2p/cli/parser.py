@@ -7,10 +7,18 @@ import os
 from pathlib import Path
 
 from .. import __version__
-from ..net.destination import MAX_ASSOCIATIONS
+from ..net.destination import MAX_ASSOCIATIONS, DestinationError, parse_address
 from .commands import run_convert, run_destinations, run_echo, run_find, run_serve, run_worklist
 from .options import add_metadata_options, add_sending_options, area, count, date_range
 from .sending import run_queue, run_scan, run_send
+
+
+def destination_address(text: str):
+    """An ``AET@host:port`` option value, or argparse's one-line error."""
+    try:
+        return parse_address(text)
+    except DestinationError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -155,5 +163,25 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--worklist", type=Path, metavar="FILE", help="worklist items (JSON)")
     serve.add_argument("--ae-title", default="EZP2P-PACS")
     serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument(
+        "--any-called-aet",
+        action="store_true",
+        help="accept associations addressed to any AE title, not only --ae-title",
+    )
+    serve.add_argument(
+        "--max-associations",
+        type=count("associations"),
+        metavar="N",
+        help="associations at once, those still negotiating included (default 32)",
+    )
+    serve.add_argument(
+        "--move-destination",
+        dest="move_destinations",
+        type=destination_address,
+        action="append",
+        default=[],
+        metavar="AET@host:port",
+        help="where C-MOVE may send, by AE title (repeat for several)",
+    )
     serve.set_defaults(run=run_serve)
     return parser

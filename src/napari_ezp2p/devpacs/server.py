@@ -1,15 +1,17 @@
 """A small local PACS for trying things out: the server behind ``ezp2p serve``.
 
-It listens on 127.0.0.1 unless told otherwise and offers:
+It listens on 127.0.0.1 unless told otherwise, answers only to its own AE title (unless
+told to take any), within the limits of ``entity.ServerLimits`` and ``guard``, and offers
+(``entity`` lists the presentation contexts):
 
 - Verification (C-ECHO);
-- Storage (C-STORE) of every Secondary Capture class, Encapsulated PDF and every
-  storage class pynetdicom knows, in all twelve transfer syntaxes of core.transfer.
+- Storage (C-STORE) of every storage class pynetdicom knows, in every transfer syntax.
   Each object is kept as a Part 10 file
   ``STORAGE/<StudyInstanceUID>/<SeriesInstanceUID>/<SOPInstanceUID>.dcm`` (written
   atomically; the same instance sent again replaces the file). The index the queries
   use (``index``) is kept in memory and rebuilt from STORAGE at start-up;
-- Study Root Query/Retrieve FIND at STUDY, SERIES and IMAGE level over what it holds;
+- Study Root and Patient Root Query/Retrieve FIND (Patient Root's PATIENT level in
+  ``retrieve``), GET and MOVE (``retrieve``) over what it holds;
 - Modality Worklist FIND over the items of a JSON worklist file (optional; its format
   in ``worklist``).
 
@@ -22,65 +24,56 @@ from __future__ import annotations
 import logging
 import os
 import re
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from pydicom import Dataset
 from pydicom.errors import InvalidDicomError
-from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
-from pynetdicom import AE, StoragePresentationContexts, evt
+from pynetdicom import evt
 from pynetdicom.dsutils import encode_file_meta
-from pynetdicom.sop_class import (
-    ModalityWorklistInformationFind,
-    StudyRootQueryRetrieveInformationModelFind,
-    Verification,
-)
+from pynetdicom.sop_class import ModalityWorklistInformationFind
 
 from ..core.files import atomic_file
 from ..core.identity import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
-from ..core.transfer import TRANSFER_SYNTAXES
-from ..net.destination import DEFAULT_MAX_PDU, check_ae_title
+from ..net.destination import DEFAULT_MAX_PDU, Destination
+from .entity import DEFAULT_SERVER_AE_TITLE, ServerLimits, make_ae
 from .errors import ServerError
+from .guard import guard_connection
 from .index import LEVEL_KEYS, StoredIndex
+from .retrieve import Retrieval, is_patient_level_find
+from .status import (
+    CANCEL,
+    FIND_IDENTIFIER_MISMATCH,
+    FIND_UNABLE_TO_PROCESS,
+    PENDING,
+    STORE_CANNOT_UNDERSTAND,
+    STORE_OUT_OF_RESOURCES,
+    SUCCESS,
+)
+from .status import status as _status
 from .worklist import Worklist, worklist_answers
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SERVER_AE_TITLE = "EZP2P-PACS"
 RESPONSE_CHARSET = "ISO_IR 192"
-
-#: Secondary Capture (single-frame and the multi-frame family) and Encapsulated PDF.
-OUR_STORAGE_CLASSES = (
-    "1.2.840.10008.5.1.4.1.1.7",
-    "1.2.840.10008.5.1.4.1.1.7.1",
-    "1.2.840.10008.5.1.4.1.1.7.2",
-    "1.2.840.10008.5.1.4.1.1.7.3",
-    "1.2.840.10008.5.1.4.1.1.7.4",
-    "1.2.840.10008.5.1.4.1.1.104.1",
-)
-_UNCOMPRESSED = [ImplicitVRLittleEndian, ExplicitVRLittleEndian, ExplicitVRBigEndian]
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
-
-# Status codes (PS3.4 annexes B and C, PS3.7 annex C).
-SUCCESS = 0x0000
-PENDING = 0xFF00
-CANCEL = 0xFE00
-STORE_CANNOT_UNDERSTAND = 0xC000
-STORE_OUT_OF_RESOURCES = 0xA700
-FIND_IDENTIFIER_MISMATCH = 0xA900
-FIND_UNABLE_TO_PROCESS = 0xC000
 
 
 class LocalPacs:
     """The state and event handlers behind :func:`run_server`."""
 
     def __init__(
-        self, storage: Path, ae_title: str = DEFAULT_SERVER_AE_TITLE, worklist: Path | None = None
+        self,
+        storage: Path,
+        ae_title: str = DEFAULT_SERVER_AE_TITLE,
+        worklist: Path | None = None,
+        limits: ServerLimits | None = None,
+        move_destinations: tuple[Destination, ...] = (),
     ) -> None:
         self.storage = storage
         self.ae_title = ae_title
+        self.limits = limits or ServerLimits()
         try:
             storage.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -88,16 +81,26 @@ class LocalPacs:
         self.index = StoredIndex(storage, ae_title)
         self.index.rebuild()
         self.worklist = Worklist(worklist) if worklist is not None else None
+        self.retrieval = Retrieval(self.index, storage, move_destinations)
 
     # -- handlers
 
     def handlers(self) -> list:
+        timeouts = [self.limits.negotiation_timeout, self.limits.pdu_timeout]
         return [
-            (evt.EVT_CONN_OPEN, _no_delay),
+            (evt.EVT_CONN_OPEN, guard_connection, timeouts),
             (evt.EVT_C_ECHO, lambda event: SUCCESS),
             (evt.EVT_C_STORE, self.on_store),
-            (evt.EVT_C_FIND, self.on_find),
+            (evt.EVT_C_FIND, self.on_query),
+            (evt.EVT_C_GET, self.retrieval.on_get),
+            (evt.EVT_C_MOVE, self.retrieval.on_move),
         ]
+
+    def on_query(self, event) -> Iterator[tuple[int | Dataset, Dataset | None]]:
+        """C-FIND: Patient Root at PATIENT level is ``retrieve``'s, every other is on_find's."""
+        if is_patient_level_find(event):
+            return self.retrieval.on_find_patients(event)
+        return self.on_find(event)
 
     def on_store(self, event) -> int | Dataset:
         try:
@@ -184,44 +187,9 @@ def _part10(event) -> bytes:
     )
 
 
-def _status(code: int, comment: str) -> Dataset:
-    status = Dataset()
-    status.Status = code
-    status.ErrorComment = comment[:64]
-    return status
-
-
 def _peer(event) -> str:
     requestor = event.assoc.requestor
     return f"{requestor.ae_title}@{requestor.address}"
-
-
-def _no_delay(event) -> None:
-    """Nagle's algorithm costs ~40 ms per small message on loopback: turn it off."""
-    sock = getattr(getattr(event.assoc.dul, "socket", None), "socket", None)
-    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            logger.debug("could not set TCP_NODELAY", exc_info=True)
-
-
-def make_ae(ae_title: str = DEFAULT_SERVER_AE_TITLE, max_pdu: int = DEFAULT_MAX_PDU) -> AE:
-    """The server's application entity with all its presentation contexts."""
-    ae = AE(ae_title=check_ae_title(ae_title))
-    ae.implementation_class_uid = IMPLEMENTATION_CLASS_UID
-    ae.implementation_version_name = IMPLEMENTATION_VERSION_NAME
-    ae.maximum_pdu_size = max_pdu
-    syntaxes = [ts.uid for ts in TRANSFER_SYNTAXES]
-    storage = dict.fromkeys(
-        [*OUR_STORAGE_CLASSES, *(c.abstract_syntax for c in StoragePresentationContexts)]
-    )
-    for abstract in storage:
-        ae.add_supported_context(abstract, syntaxes)
-    ae.add_supported_context(Verification, _UNCOMPRESSED)
-    ae.add_supported_context(StudyRootQueryRetrieveInformationModelFind, _UNCOMPRESSED)
-    ae.add_supported_context(ModalityWorklistInformationFind, _UNCOMPRESSED)
-    return ae
 
 
 def run_server(
@@ -233,6 +201,9 @@ def run_server(
     worklist: str | os.PathLike[str] | None = None,
     block: bool = True,
     max_pdu: int = DEFAULT_MAX_PDU,
+    limits: ServerLimits | None = None,
+    any_called_aet: bool = False,
+    move_destinations: tuple[Destination, ...] = (),
 ):
     """Start the local PACS on ``host:port`` storing into ``storage``.
 
@@ -240,9 +211,13 @@ def run_server(
     return the running pynetdicom server (``server.server_address`` has the port when
     ``port`` is 0; stop it with ``server.shutdown()``). Raises ServerError when the
     storage folder or the worklist file cannot be used or the port cannot be bound.
+    ``limits`` bound what one peer may hold; ``any_called_aet`` takes associations
+    addressed to any AE title; C-MOVE sends to ``move_destinations`` (by AE title).
     """
-    pacs = LocalPacs(Path(storage), ae_title, Path(worklist) if worklist is not None else None)
-    ae = make_ae(ae_title, max_pdu)
+    limits = limits or ServerLimits()
+    worklist_path = Path(worklist) if worklist is not None else None
+    pacs = LocalPacs(Path(storage), ae_title, worklist_path, limits, move_destinations)
+    ae = make_ae(ae_title, max_pdu, limits, any_called_aet)
     try:
         server = ae.start_server((host, port), block=False, evt_handlers=pacs.handlers())
     except OSError as error:
