@@ -9,11 +9,11 @@ from napari_ezp2p.devpacs.server import run_server
 
 @pytest.fixture
 def start(tmp_path):
-    """Start servers (non-blocking, free port); all are stopped after the test."""
+    """Start servers (non-blocking, a free port unless given); all are stopped after the test."""
     servers = []
 
-    def _start(storage=None, **kwargs):
-        server = run_server(storage or tmp_path / "storage", 0, block=False, **kwargs)
+    def _start(storage=None, port=0, **kwargs):
+        server = run_server(storage or tmp_path / "storage", port, block=False, **kwargs)
         servers.append(server)
         return server
 

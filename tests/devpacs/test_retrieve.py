@@ -3,7 +3,9 @@ Root C-GET), findscu -P at PATIENT level, and C-MOVE to a dcmtk storescp."""
 
 from __future__ import annotations
 
+import json
 import subprocess
+import urllib.request
 
 from pydicom import dcmread
 from pydicom.uid import ExplicitVRLittleEndian
@@ -12,7 +14,7 @@ from pynetdicom.sop_class import SecondaryCaptureImageStorage
 
 from napari_ezp2p.core.identity import new_uid
 from napari_ezp2p.core.metadata import Metadata
-from tests.conftest import start_storescp
+from tests.conftest import free_port, start_storescp
 from tests.devpacs.helpers import associate, findscu, port_of, sc_objects
 from tests.peers import require_tool
 
@@ -139,3 +141,27 @@ def _move(start, receiver) -> None:
     unknown[unknown.index("MOVEDEST")] = "NOBODY"
     result = subprocess.run(unknown, capture_output=True, text=True, timeout=60)
     assert "MoveDestinationUnknown" in result.stderr, result.stderr
+
+
+def _post(orthanc, path: str, body: dict) -> object:
+    request = urllib.request.Request(
+        orthanc.http + path, data=json.dumps(body).encode(), method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.load(response)
+
+
+def test_orthanc_moves_a_study_out(start, orthanc):
+    """Orthanc 1.10 has no C-GET as SCU: C-MOVE to itself, a known move destination."""
+    port = free_port()
+    peer = orthanc(DicomModalities={"pacs": ["EZP2P-PACS", "127.0.0.1", port]})
+    server = start(port=port, move_destinations=(peer.destination,))
+    meta = _store_study(server, "P1")
+    _store_study(server, "P2")
+    resources = [{"StudyInstanceUID": meta.study_instance_uid}]
+    _post(peer, "/modalities/pacs/move", {"Level": "Study", "Resources": resources})
+    (study,) = peer.rest("/studies")
+    assert peer.rest(f"/studies/{study}")["MainDicomTags"]["StudyInstanceUID"] == (
+        meta.study_instance_uid
+    )
+    assert len(peer.rest("/instances")) == 2
