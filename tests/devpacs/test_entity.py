@@ -144,4 +144,3 @@ def test_a_deflated_data_set_is_stored(start, tmp_path):
     stored = dcmread(path)
     assert stored.file_meta.TransferSyntaxUID == DeflatedExplicitVRLittleEndian
     assert np.array_equal(stored.pixel_array, original.pixel_array)
-
