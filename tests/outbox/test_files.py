@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pydicom
 
+from napari_ezp2p.core import part10
 from napari_ezp2p.outbox import Outbox
 from napari_ezp2p.outbox import files as files_module
 from tests.outbox.test_queue import PACS, make_datasets
@@ -15,13 +16,13 @@ def test_a_part10_file_is_copied_byte_for_byte_reading_only_its_header(tmp_path,
     ds.save_as(source, enforce_file_format=True)
     with source.open("ab") as stream:  # trailing padding pydicom would not write back
         stream.write(b"\xfc\xff\xfc\xff\x4f\x42\x00\x00\x02\x00\x00\x00\x00\x00")
-    read = files_module.dcmread
+    read = part10.dcmread
 
     def header_only(path, *args, **kwargs):
         assert kwargs.get("stop_before_pixels"), "the whole file was decoded"
         return read(path, *args, **kwargs)
 
-    monkeypatch.setattr(files_module, "dcmread", header_only)
+    monkeypatch.setattr(part10, "dcmread", header_only)
     monkeypatch.setattr(files_module, "write_atomically", None)  # not re-encoded
     with Outbox(tmp_path / "box") as outbox:
         (entry_id,) = outbox.add([source], [PACS])
