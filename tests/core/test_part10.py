@@ -18,7 +18,7 @@ PREAMBLE = b"\0" * 128 + b"DICM"
 CLASS_AND_INSTANCE = b"\x08\x00\x16\x00UI\x02\x001\x00\x08\x00\x18\x00UI\x02\x002\x00"
 
 
-def testdata(name: str) -> bytes:
+def corpus_bytes(name: str) -> bytes:
     return Path(get_testdata_file(name)).read_bytes()
 
 
@@ -31,7 +31,7 @@ def data_set_bytes(path) -> bytes:
 def odd_fragment_file(tmp_path, meta_uid: str | None = None):
     """pydicom's SC_rgb_small_odd_jpeg.dcm with its last fragment made odd-length, as
     GDCM's 00191113.dcm has it, and (``meta_uid``) a meta naming another instance."""
-    raw = bytearray(testdata("SC_rgb_small_odd_jpeg.dcm"))
+    raw = bytearray(corpus_bytes("SC_rgb_small_odd_jpeg.dcm"))
     item = raw.rindex(b"\xfe\xff\x00\xe0")  # the last fragment's item tag
     (length,) = struct.unpack_from("<I", raw, item + 4)
     assert length % 2 == 0
@@ -64,7 +64,7 @@ def test_a_data_set_without_preamble_or_meta_gets_a_meta_from_itself(tmp_path, n
     assert read.file_meta.TransferSyntaxUID == syntax
     assert read.file_meta.MediaStorageSOPInstanceUID == read.SOPInstanceUID
     assert read.file_meta.MediaStorageSOPClassUID == read.SOPClassUID
-    assert data_set_bytes(copy) == testdata(name)
+    assert data_set_bytes(copy) == corpus_bytes(name)
 
 
 def test_a_meta_that_names_another_instance_is_made_anew_and_the_data_set_kept(tmp_path):
@@ -107,7 +107,7 @@ def _meta(**values) -> bytes:
         (_meta() + bytes(range(256)) * 4, "no SOP Class UID"),  # a garbage data set
         (_meta() + b"\x08\x00\x18\x00UI\x04\x001.23" + b"\xff" * 300, "no SOP Class UID"),
         (_meta(TransferSyntaxUID="zzz") + CLASS_AND_INSTANCE, "Transfer Syntax UID 'zzz'"),
-        (testdata("no_meta.dcm"), "no SOP Class UID"),
+        (corpus_bytes("no_meta.dcm"), "no SOP Class UID"),
         (b"", "no SOP Class UID"),
     ],
 )
