@@ -28,22 +28,49 @@ def data_set_bytes(path) -> bytes:
     return path.read_bytes()[offset:]
 
 
-def odd_fragment_file(tmp_path, meta_uid: str | None = None):
-    """pydicom's SC_rgb_small_odd_jpeg.dcm with its last fragment made odd-length, as
-    GDCM's 00191113.dcm has it, and (``meta_uid``) a meta naming another instance."""
-    raw = bytearray(corpus_bytes("SC_rgb_small_odd_jpeg.dcm"))
+ODD_JPEG = "SC_rgb_small_odd_jpeg.dcm"  # Secondary Capture, JPEG Baseline
+OTHER_UID = "1.2.276.0.7230010.3.1.4.8323329.1100.1521494053.974390"  # as long as its own
+
+
+def _with_meta_naming(raw: bytearray, meta_uid: str | None) -> bytearray:
+    """``raw`` (ODD_JPEG's bytes) with its meta naming the instance ``meta_uid``."""
+    if meta_uid is not None:
+        uid = pydicom.dcmread(get_testdata_file(ODD_JPEG)).SOPInstanceUID
+        start = raw.index(uid.encode())  # the first one is the meta's
+        assert len(meta_uid) == len(uid)
+        raw[start : start + len(uid)] = meta_uid.encode()
+    return raw
+
+
+def odd_fragment_file(tmp_path, meta_uid: str | None = None) -> Path:
+    """ODD_JPEG with its last fragment made odd-length, as GDCM's 00191113.dcm has it,
+    and (``meta_uid``) a meta naming another instance."""
+    raw = bytearray(corpus_bytes(ODD_JPEG))
     item = raw.rindex(b"\xfe\xff\x00\xe0")  # the last fragment's item tag
     (length,) = struct.unpack_from("<I", raw, item + 4)
     assert length % 2 == 0
     struct.pack_into("<I", raw, item + 4, length - 1)
     del raw[item + 8 + length - 1]  # its pad byte
-    if meta_uid is not None:
-        uid = pydicom.dcmread(get_testdata_file("SC_rgb_small_odd_jpeg.dcm")).SOPInstanceUID
-        start = raw.index(uid.encode())  # the first one is the meta's
-        assert len(meta_uid) == len(uid)
-        raw[start : start + len(uid)] = meta_uid.encode()
     path = tmp_path / "odd.dcm"
-    path.write_bytes(bytes(raw))
+    path.write_bytes(bytes(_with_meta_naming(raw, meta_uid)))
+    return path
+
+
+def group_length_file(tmp_path, meta_uid: str | None = None) -> Path:
+    """ODD_JPEG with a Group Length (0008,0000) first in its data set (pydicom drops
+    those when it writes), and (``meta_uid``) a meta naming another instance."""
+    ds = pydicom.dcmread(get_testdata_file(ODD_JPEG))
+    group = pydicom.Dataset()
+    for element in ds.group_dataset(0x0008):
+        group.add(element)
+    encoded = pydicom.filebase.DicomBytesIO()
+    encoded.is_little_endian, encoded.is_implicit_VR = True, False
+    pydicom.filewriter.write_dataset(encoded, group)
+    _, offset = split_dataset(Path(get_testdata_file(ODD_JPEG)))
+    raw = bytearray(corpus_bytes(ODD_JPEG))
+    raw[offset:offset] = b"\x08\x00\x00\x00UL\x04\x00" + struct.pack("<I", encoded.tell())
+    path = tmp_path / "grouped.dcm"
+    path.write_bytes(bytes(_with_meta_naming(raw, meta_uid)))
     return path
 
 
@@ -67,17 +94,17 @@ def test_a_data_set_without_preamble_or_meta_gets_a_meta_from_itself(tmp_path, n
     assert data_set_bytes(copy) == corpus_bytes(name)
 
 
-def test_a_meta_that_names_another_instance_is_made_anew_and_the_data_set_kept(tmp_path):
-    ds = pydicom.dcmread(get_testdata_file("SC_rgb_small_odd_jpeg.dcm"))
-    other = ds.SOPInstanceUID[:-1] + ("8" if ds.SOPInstanceUID[-1] != "8" else "7")
-    source = odd_fragment_file(tmp_path, meta_uid=other)
+@pytest.mark.parametrize("make", [odd_fragment_file, group_length_file])
+def test_a_meta_that_names_another_instance_is_made_anew_and_the_data_set_kept(tmp_path, make):
+    source = make(tmp_path, meta_uid=OTHER_UID)
     dicom = read_dicom_file(source)
     assert not dicom.conforming
     copy = write_copy(dicom, tmp_path / "copy.dcm")
     meta = pydicom.filereader.read_file_meta_info(copy)
-    assert meta.MediaStorageSOPInstanceUID == ds.SOPInstanceUID
+    ds = pydicom.dcmread(source)
+    assert meta.MediaStorageSOPInstanceUID == ds.SOPInstanceUID != OTHER_UID
     assert meta.TransferSyntaxUID == ds.file_meta.TransferSyntaxUID
-    assert data_set_bytes(copy) == data_set_bytes(source)  # the odd fragment as it was
+    assert data_set_bytes(copy) == data_set_bytes(source)  # as it was, byte for byte
 
 
 def test_a_conforming_file_is_copied_whole(tmp_path):
