@@ -67,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
         "`ezp2p queue retry`.",
     )
     send.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="files or folders")
+    send.add_argument(
+        "--replace",
+        action="store_true",
+        help="a DICOM file whose SOP Instance UID the outbox holds with other bytes "
+        "replaces that object and is sent again to its destinations (without this, it "
+        "is refused)",
+    )
     add_sending_options(send)
     add_metadata_options(send)
     send.set_defaults(run=run_send)

@@ -21,12 +21,13 @@ def run_send(args: argparse.Namespace) -> int:
     inputs = collect_inputs(args.inputs)
     if not inputs:
         raise Ezp2pError("no image, video, PDF or DICOM file found in the inputs")
-    return queue_and_send(args, [SendItem.file(path) for path in inputs])
+    return queue_and_send(args, [SendItem.file(path) for path in inputs], replace=args.replace)
 
 
-def queue_and_send(args: argparse.Namespace, items: Iterable) -> int:
+def queue_and_send(args: argparse.Namespace, items: Iterable, *, replace: bool = False) -> int:
     """Send ``items`` (``jobs.send.SendItem``) with the options' demographics (and the
-    worklist's) to the destinations, through the outbox."""
+    worklist's) to the destinations, through the outbox (``replace``: see
+    ``jobs.send.queue``)."""
     from ..config import metadata_defaults
     from ..jobs.inputs import SyntaxChoice
     from ..jobs.send import send
@@ -58,6 +59,7 @@ def queue_and_send(args: argparse.Namespace, items: Iterable) -> int:
             network=context.network,
             outbox_folder=context.outbox_folder,
             syntax=SyntaxChoice.of(args.ts, destinations),
+            replace=replace,
             progress=bars.show,
             on_queued=say_queued,
         )

@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from pydicom import dcmread
-
 from ..core.convert import free_name, write_atomically
 from ..core.errors import Ezp2pError
 from ..core.metadata import Metadata
+from ..core.part10 import DicomFile, write_copy
 from ..core.sc import complete_metadata
 from .inputs import SyntaxChoice, object_for_file
 
@@ -35,16 +34,19 @@ def convert_inputs(
 ) -> Iterator[Converted]:
     """Convert each file into ``out_dir`` as one series of one study. The metadata is
     checked before any file is read; a bad file is reported and skipped; nothing
-    half-written is left."""
+    half-written is left. A DICOM file is copied, its data set's bytes unchanged."""
     now = now or datetime.now()
     meta = complete_metadata(meta, now)
     out_dir.mkdir(parents=True, exist_ok=True)
     for number, path in enumerate(map(Path, paths), start=1):
         try:
             made = object_for_file(path, meta, syntax, number, now)
-            if isinstance(made, Path):
-                made = dcmread(made)
-            written = write_atomically(made, free_name(out_dir, path.stem))
-            yield Converted(path, written, made.file_meta.TransferSyntaxUID.name)
+            target = free_name(out_dir, path.stem)
+            if isinstance(made, DicomFile):
+                written, syntax_uid = write_copy(made, target), made.transfer_syntax
+            else:
+                written = write_atomically(made, target)
+                syntax_uid = made.file_meta.TransferSyntaxUID
+            yield Converted(path, written, syntax_uid.name)
         except Ezp2pError as error:
             yield Converted(path, error=str(error))

@@ -1,6 +1,8 @@
 """What a send or a convert takes: files found in folders, and the object each becomes.
 
-An image is encoded once, in one transfer syntax chosen by :class:`SyntaxChoice`, and
+Every file in a folder is an input: one that is none of the kinds we take fails with
+its reason, like a file given by name, so that nothing is skipped silently. An image
+is encoded once, in one transfer syntax chosen by :class:`SyntaxChoice`, and
 that one object (one SOP Instance UID) goes to every destination.
 """
 
@@ -17,10 +19,13 @@ from pydicom import Dataset
 from ..capture.clip import read_video
 from ..capture.pdf import is_pdf_file, read_pdf
 from ..capture.video import is_video_file
+from ..core.errors import Ezp2pError
 from ..core.files import is_dicom_file
 from ..core.image import SourceImage
+from ..core.imageio import SUFFIXES as IMAGE_SUFFIXES
 from ..core.imageio import is_supported_image, read_image
 from ..core.metadata import Metadata
+from ..core.part10 import DicomFile, NotDicomError, read_dicom_file
 from ..core.pdf import build_encapsulated_pdf
 from ..core.pixels import jpeg_syntax_as_it_is
 from ..core.sc import build_sc
@@ -31,19 +36,17 @@ from ..net.destination import Destination
 PLAIN_SYNTAX = "explicit-le"
 
 
-def is_input_file(path: Path) -> bool:
-    """An image, DICOM, PDF or video file we can take (by its first bytes)."""
-    return (
-        is_supported_image(path) or is_dicom_file(path) or is_pdf_file(path) or is_video_file(path)
-    )
+#: Names of DICOM files: a file so named that cannot be read is refused as DICOM.
+DICOM_SUFFIXES = frozenset({".dcm", ".dicom", ".dic"})
+NOT_AN_INPUT = "not an image, video, PDF or DICOM file"
 
 
 def collect_inputs(paths: Iterable[Path]) -> list[Path]:
-    """Files as given, and the files we can take inside folders (sorted, recursive)."""
+    """Files as given, and every file inside folders (sorted, recursive)."""
     found: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
-            found += [p for p in sorted(path.rglob("*")) if p.is_file() and is_input_file(p)]
+            found += [p for p in sorted(path.rglob("*")) if p.is_file()]
         else:
             found.append(path)
     return found
@@ -86,21 +89,29 @@ class SyntaxChoice:
 
 def object_for_file(
     path: Path, meta: Metadata, syntax: SyntaxChoice, number: int, now: datetime
-) -> Dataset | Path:
-    """What a file becomes: a DICOM file goes as it is (its path comes back), a PDF
-    becomes an Encapsulated PDF object, a video a multi-frame SC clip (Conversion Type
-    DV, with its frame time), an image a Secondary Capture object."""
+) -> Dataset | DicomFile:
+    """What a file becomes: a PDF becomes an Encapsulated PDF object, an image a
+    Secondary Capture object, a video a multi-frame SC clip (Conversion Type DV, with
+    its frame time); a DICOM file, with or without its preamble and file meta, goes as
+    it is (its header comes back). Ezp2pError says why a file is none of these."""
     if is_dicom_file(path):
-        return path
+        return read_dicom_file(path)
     if is_pdf_file(path):
         return build_encapsulated_pdf(
             read_pdf(path), meta, document_title=path.stem, now=now, instance_number=number
         )
-    if not is_supported_image(path) and is_video_file(path):
+    if is_supported_image(path) or path.suffix.lower() in IMAGE_SUFFIXES:
+        return object_for_image(read_image(path), meta, syntax, number, now)
+    if is_video_file(path):
         clip = read_video(path)
         meta = dataclasses.replace(meta, frame_time_ms=clip.frame_time_ms)
         return object_for_image(clip.image, meta, syntax, number, now)
-    return object_for_image(read_image(path), meta, syntax, number, now)
+    try:
+        return read_dicom_file(path)  # a data set without preamble and file meta
+    except NotDicomError as error:
+        if path.suffix.lower() in DICOM_SUFFIXES:
+            raise
+        raise Ezp2pError(NOT_AN_INPUT) from error
 
 
 def object_for_image(

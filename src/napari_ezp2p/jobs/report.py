@@ -111,15 +111,20 @@ class SendReport:
         return out
 
     def reasons(self) -> list[str]:
-        """Why what was not sent was not: the problems, then each item's own reason
-        when the problems do not already say it."""
-        reasons = list(self.problems)
+        """Why what was not sent was not: the problems, then the items' own reasons
+        that the problems do not already say, each naming every item it concerns."""
+        labels: dict[tuple[str, str], list[str]] = {}  # (where, message): labels
         for row in self.undelivered:
-            if row.message and not any(row.message in reason for reason in reasons):
+            if row.message and not any(row.message in problem for problem in self.problems):
                 # an item that never became an object failed the same way for every one
                 where = "" if row.entry_id is None else f" to {row.destination}"
-                reasons.append(f"{row.label}{where}: {row.message}")
-        return reasons
+                said = labels.setdefault((where, row.message), [])
+                if row.label not in said:
+                    said.append(row.label)
+        return [
+            *self.problems,
+            *(f"{', '.join(said)}{where}: {message}" for (where, message), said in labels.items()),
+        ]
 
     def headline(self) -> str:
         """One sentence for a notification."""

@@ -16,6 +16,7 @@ from pathlib import Path
 from ..core.errors import Ezp2pError
 from ..core.image import SourceImage
 from ..core.metadata import Metadata
+from ..core.part10 import DicomFile
 from ..core.sc import complete_metadata
 from ..net.destination import Destination, NetworkSettings
 from ..net.transports import senders
@@ -60,6 +61,7 @@ def queue(
     outbox: Outbox,
     *,
     syntax: SyntaxChoice | None = None,
+    replace: bool = False,
     now: datetime | None = None,
 ) -> SendReport:
     """Make each item one object of one series of one study, queued for every destination.
@@ -70,6 +72,11 @@ def queue(
     ``QUEUE_BATCH`` objects or ``QUEUE_BATCH_SECONDS``, and for the rest before
     returning, even when interrupted. An item that cannot be read or encoded is a
     failed row per destination; the others still go.
+
+    An object whose SOP Instance UID the outbox holds with other bytes (from an earlier
+    send, or an earlier item of this one) fails, unless ``replace``: then it takes that
+    one's place (see :meth:`Outbox.write`), and an earlier item of this send it
+    replaces fails with a row saying so.
     """
     if not destinations:
         raise OutboxError("no destination to queue for")
@@ -78,6 +85,8 @@ def queue(
     syntax = syntax or SyntaxChoice.of(None, destinations)
     report = SendReport()
     batch: list[tuple[str, bool, Written]] = []  # (label, passed through, file)
+    labels: dict[str, str] = {}  # SOP Instance UID: the label of the item written last
+    replaced: dict[tuple[str, str], str] = {}  # (label, UID) replaced: by which label
     started = time.monotonic()
 
     def failed(label: str, reason: str) -> None:
@@ -110,7 +119,12 @@ def queue(
                     made = object_for_image(item.image, own, syntax, number, now)
                 else:
                     made = object_for_file(item.path, own, syntax, number, now)
-                batch.append((item.label, isinstance(made, Path), outbox.write(made)))
+                written = outbox.write(made, replace=replace)
+                uid = written.sop_instance_uid
+                if written.replaced and uid in labels:
+                    replaced[labels[uid], uid] = item.label
+                labels[uid] = item.label
+                batch.append((item.label, isinstance(made, DicomFile), written))
             except Ezp2pError as error:
                 failed(item.label, str(error))
                 continue
@@ -122,7 +136,17 @@ def queue(
     finally:
         if batch:
             commit()
+        report.rows = [_unless_replaced(row, replaced) for row in report.rows]
     return report
+
+
+def _unless_replaced(row: Row, replaced: Mapping[tuple[str, str], str]) -> Row:
+    """``row``, or a failed one when a later item of its send replaced its object."""
+    by = replaced.get((row.label, row.sop_instance_uid))
+    if by is None:
+        return row
+    reason = f"replaced by {by}, another object with the same SOP Instance UID"
+    return Row(row.label, row.destination, FAILED, reason, address=row.address)
 
 
 def _loaded(item: SendItem) -> SendItem:
@@ -164,14 +188,16 @@ def send(
     network: NetworkSettings,
     outbox_folder: str | Path,
     syntax: SyntaxChoice | None = None,
+    replace: bool = False,
     progress: RunProgress | None = None,
     on_queued: Callable[[SendReport], None] | None = None,
     now: datetime | None = None,
 ) -> SendReport:
-    """Queue ``items`` (see :func:`queue`) and send them; ``on_queued`` sees the report
-    once everything is in the outbox, before the first byte is sent."""
+    """Queue ``items`` (see :func:`queue`, and for ``replace``) and send them;
+    ``on_queued`` sees the report once everything is in the outbox, before the first
+    byte is sent."""
     with Outbox(outbox_folder) as outbox:
-        report = queue(items, meta, destinations, outbox, syntax=syntax, now=now)
+        report = queue(items, meta, destinations, outbox, syntax=syntax, replace=replace, now=now)
         if on_queued is not None:
             on_queued(report)
         return deliver(outbox, report, destinations, network, progress)

@@ -239,6 +239,29 @@ def insert_row(
     ).fetchone()[0]
 
 
+def queue_again(db: sqlite3.Connection, item: Written, stamp: float) -> None:
+    """Every row of a replaced instance (but one being sent) waits again, due now."""
+    db.execute(
+        "UPDATE entries SET state = ?, sop_class_uid = ?, study_instance_uid = ?, "
+        "patient_name = ?, patient_id = ?, series_description = ?, attempts = 0, "
+        "last_status = NULL, last_message = ?, transfer_syntax = '', owner = '', "
+        "updated = ?, next_attempt = ? WHERE sop_instance_uid = ? AND state != ?",
+        (
+            QUEUED,
+            item.sop_class_uid,
+            item.study_instance_uid,
+            item.patient_name,
+            item.patient_id,
+            item.series_description,
+            "replaced by another object with this SOP Instance UID",
+            stamp,
+            stamp,
+            item.sop_instance_uid,
+            SENDING,
+        ),
+    )
+
+
 def row_filter(
     states: Iterable[str] | None, destinations: Iterable[str] | None
 ) -> tuple[str, list[object]]:

@@ -1,36 +1,44 @@
 """The outbox's instance files: one Part 10 file per instance, written whole or not at all.
 
-A dataset is written by ``write_atomically``; a Part 10 file whose meta agrees with its
-dataset is copied byte for byte (temporary file, fsync, rename). The folder is fsynced
-before rows refer to its files, and files no row refers to are orphans to clean up.
+A dataset is written by ``write_atomically``; a DICOM file goes as it is, its data set's
+bytes unchanged (:func:`~napari_ezp2p.core.part10.write_copy`: only a missing or
+contradicting file meta is made anew). Each file is written atomically (temporary file,
+fsync, rename); the folder is fsynced before rows refer to its files, and files no row
+refers to are orphans to clean up.
+
+An instance's file is written once: the same object again is the same instance, while
+another object under its SOP Instance UID is refused unless it is to replace it.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Set
 from contextlib import suppress
 from dataclasses import dataclass
+from io import BytesIO
 from pathlib import Path
 
-from pydicom import Dataset, dcmread
+from pydicom import Dataset, dcmwrite
 
 from ..core.convert import write_atomically
-from ..core.files import atomic_file
+from ..core.part10 import DicomFile, read_dicom_file, same_data_set, write_copy
 from .database import OutboxError
 
-_COPY_BUFFER = 1 << 20
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+
+#: What the outbox takes: a dataset, a DICOM file read already, or a DICOM file's path.
+Source = Dataset | DicomFile | str | os.PathLike[str]
 
 
 @dataclass(frozen=True)
 class Written:
     """An instance whose file :meth:`Outbox.write` put in the outbox: what its rows say.
 
-    ``source`` is the Part 10 file it came from (to copy again should the outbox file
-    be purged before the rows go in), None for a dataset.
+    ``source`` is the DICOM file it came from (to copy again should the outbox file be
+    purged before the rows go in), None for a dataset. ``replaced``: the file replaced
+    another object's under the same SOP Instance UID, whose rows are to be sent again.
     """
 
     sop_instance_uid: str
@@ -40,7 +48,12 @@ class Written:
     patient_id: str
     series_description: str
     path: Path
-    source: Path | None = None
+    source: DicomFile | None = None
+    replaced: bool = False
+
+
+class InstanceConflict(OutboxError):
+    """Another object under a SOP Instance UID whose file the outbox holds already."""
 
 
 def instance_path(instances: Path, sop_instance_uid: str) -> Path:
@@ -50,17 +63,36 @@ def instance_path(instances: Path, sop_instance_uid: str) -> Path:
     return instances / f"{sop_instance_uid}.dcm"
 
 
-def write_file(obj: Dataset | str | os.PathLike[str], instances: Path) -> Written:
-    """Put one object's Part 10 file in the folder ``instances``, unless it is there
-    already; only the header of a Part 10 file is read (see :func:`write_instance`)."""
-    source = None if isinstance(obj, Dataset) else Path(obj)
-    ds = obj if source is None else dcmread(source, stop_before_pixels=True)
+def read_source(obj: Source) -> Dataset | DicomFile:
+    """A dataset or a read DICOM file as it is; a path read (its header only)."""
+    return obj if isinstance(obj, Dataset | DicomFile) else read_dicom_file(Path(obj))
+
+
+def header_of(source: Dataset | DicomFile) -> Dataset:
+    return source if isinstance(source, Dataset) else source.header
+
+
+def write_file(source: Dataset | DicomFile, instances: Path, *, replace: bool = False) -> Written:
+    """Put one object's Part 10 file in the folder ``instances``.
+
+    When the instance's file is there already, nothing is written for the same object
+    (the same data set, byte for byte, in the same syntax); another object raises
+    InstanceConflict, or with ``replace`` takes the file's place.
+    """
+    ds = header_of(source)
     uid = str(ds.get("SOPInstanceUID", ""))
     if not uid:
         raise OutboxError("an object without a SOP Instance UID cannot be queued")
     path = instance_path(instances, uid)
-    if not path.exists():
-        write_instance(obj, ds, path)
+    replaced = path.exists() and not _same_object(path, source)
+    if replaced and not replace:
+        raise InstanceConflict(
+            f"another object with SOP Instance UID {uid} is in the outbox already (queued "
+            "or sent), with other bytes: this one is not queued in its place unless asked "
+            "to replace it (ezp2p send --replace)"
+        )
+    if replaced or not path.exists():
+        write_instance(source, path)
     return Written(
         uid,
         str(ds.get("SOPClassUID", "")),
@@ -69,51 +101,36 @@ def write_file(obj: Dataset | str | os.PathLike[str], instances: Path) -> Writte
         str(ds.get("PatientID", "")),
         str(ds.get("SeriesDescription", "")),
         path,
-        source,
+        None if isinstance(source, Dataset) else source,
+        replaced,
     )
+
+
+def _same_object(path: Path, source: Dataset | DicomFile) -> bool:
+    """Whether the outbox file at ``path`` holds ``source`` (a dataset as it encodes)."""
+    if isinstance(source, DicomFile):
+        return same_data_set(read_dicom_file(path), source)
+    encoded = BytesIO()
+    dcmwrite(encoded, source, enforce_file_format=True)
+    return path.stat().st_size == encoded.tell() and path.read_bytes() == encoded.getvalue()
 
 
 def restore_file(item: Written, dataset: Dataset | None = None) -> None:
     """Write ``item``'s file again (another process purged it since) from ``dataset``,
-    else from the Part 10 file it came from; OutboxError when it has neither."""
+    else from the DICOM file it came from; OutboxError when it has neither."""
     source = dataset if dataset is not None else item.source
     if source is None:
         raise OutboxError(f"{item.sop_instance_uid}: its outbox file was removed meanwhile")
-    header = source if isinstance(source, Dataset) else dcmread(source)
-    write_instance(source, header, item.path)
+    write_instance(source, item.path)
 
 
-def write_instance(obj: Dataset | str | os.PathLike[str], header: Dataset, path: Path) -> None:
-    """Put ``obj`` (a dataset, or a Part 10 file whose ``header`` was read) at ``path``.
-
-    A file that :func:`_copyable` accepts is copied as it is; any other file is read
-    whole and written again.
-    """
-    if isinstance(obj, Dataset):
-        write_atomically(obj, path)
-    elif _copyable(header):
-        _copy_atomically(Path(obj), path)
+def write_instance(source: Dataset | DicomFile, path: Path) -> None:
+    """Put ``source`` at ``path``: a dataset encoded, a DICOM file copied (see
+    :func:`~napari_ezp2p.core.part10.write_copy`)."""
+    if isinstance(source, Dataset):
+        write_atomically(source, path)
     else:
-        write_atomically(dcmread(obj), path)
-
-
-def _copyable(header: Dataset) -> bool:
-    """A Part 10 file (preamble, meta) whose meta names its dataset's SOP class and
-    instance: its bytes can go into the outbox, and to the PACS, as they are."""
-    meta = getattr(header, "file_meta", None)
-    return (
-        getattr(header, "preamble", None) is not None
-        and meta is not None
-        and bool(meta.get("TransferSyntaxUID"))
-        and meta.get("MediaStorageSOPClassUID") == header.get("SOPClassUID")
-        and meta.get("MediaStorageSOPInstanceUID") == header.get("SOPInstanceUID")
-    )
-
-
-def _copy_atomically(source: Path, path: Path) -> None:
-    """Copy ``source`` to ``path`` so that it appears whole (fsynced) or not at all."""
-    with atomic_file(path) as out, source.open("rb") as stream:
-        shutil.copyfileobj(stream, out, _COPY_BUFFER)
+        write_copy(source, path)
 
 
 def sync_folder(folder: Path) -> None:

@@ -10,6 +10,8 @@ again, so the same UIDs. Nothing is lost:
   caller that inserts rows in batches). A process that dies in between leaves a file
   without a row: :meth:`Outbox.recover` deletes such orphans once older than
   ``ORPHAN_GRACE`` (nobody got an id for them; the grace keeps a concurrent ``add`` safe).
+* An instance is one file: the same object again is that instance; another object under
+  its SOP Instance UID is refused, unless it is to replace it (then sent again).
 * Rows are committed with ``synchronous=FULL``, except the ``sent`` marks (see
   :meth:`Outbox.mark_sent`): a power loss may send the last few again, with the same UIDs.
 * Rows being sent are ``sending`` and carry their owner (:mod:`.owners`). A row whose
@@ -51,10 +53,21 @@ from .database import (
     chunks,
     insert_row,
     open_database,
+    queue_again,
     row_filter,
     transaction,
 )
-from .files import Written, instance_path, old_orphans, restore_file, sync_folder, write_file
+from .files import (
+    Source,
+    Written,
+    header_of,
+    instance_path,
+    old_orphans,
+    read_source,
+    restore_file,
+    sync_folder,
+    write_file,
+)
 from .owners import new_owner, owner_gone
 
 INSTANCES_DIR = "instances"
@@ -162,35 +175,43 @@ class Outbox:
 
     def add(
         self,
-        datasets: Iterable[Dataset | str | os.PathLike[str]],
+        objects: Iterable[Source],
         destinations: Iterable[Destination],
         *,
+        replace: bool = False,
         now: float | datetime | None = None,
     ) -> list[int]:
         """Queue every object for every destination; the entry ids, per object then
         per destination.
 
-        Objects are datasets or Part 10 files. Each is written to the outbox first
-        (:meth:`write`); then all rows go in with one transaction (:meth:`insert`). An
-        instance already queued (or sent) for a destination is not queued again: its
-        existing id is returned.
+        Objects are datasets or DICOM files. Each is written to the outbox first
+        (:meth:`write`, which says what ``replace`` does); then all rows go in with one
+        transaction (:meth:`insert`). An instance already queued (or sent) for a
+        destination is not queued again: its existing id is returned.
         """
         destinations = list(destinations)
         if not destinations:
             raise OutboxError("no destination to queue for")
-        written = [(obj, self.write(obj)) for obj in datasets]
+        written = [(obj, self.write(obj, replace=replace)) for obj in objects]
         return self._insert(written, destinations, _timestamp(now))
 
-    def write(self, obj: Dataset | str | os.PathLike[str]) -> Written:
+    def write(self, obj: Source, *, replace: bool = False) -> Written:
         """Put one object's Part 10 file in the outbox (atomically, fsynced), no row yet.
 
-        A Part 10 file whose meta agrees with its dataset is copied byte for byte, only
-        its header read; other files, and datasets, are written by ``write_atomically``.
-        Nothing is written when the instance's file is there already. Pass the result to
+        A DICOM file goes with its data set's bytes unchanged (only its header read),
+        a dataset is written by ``write_atomically``. Nothing is written when the
+        instance's file holds this object already; another object under its SOP
+        Instance UID raises InstanceConflict, unless ``replace``: then its file takes
+        that one's place and :meth:`insert` queues the instance again for every
+        destination it has (refused while it is being sent). Pass the result to
         :meth:`insert`: until then the file is an orphan that :meth:`recover` deletes
         after ``ORPHAN_GRACE``.
         """
-        return write_file(obj, self.instances)
+        source = read_source(obj)
+        uid = str(header_of(source).get("SOPInstanceUID", ""))
+        if replace and self._select("sop_instance_uid = ? AND state = ?", (uid, SENDING)):
+            raise OutboxError(f"{uid} is being sent: replace it once that is done")
+        return write_file(source, self.instances, replace=replace)
 
     def insert(
         self,
@@ -200,7 +221,8 @@ class Outbox:
         now: float | datetime | None = None,
     ) -> list[int]:
         """The rows of objects :meth:`write` put in the outbox, in one transaction; the
-        entry ids, per object then per destination (as :meth:`add`)."""
+        entry ids, per object then per destination (as :meth:`add`). The rows of a
+        replaced instance are queued again, due now, with its new header."""
         destinations = list(destinations)
         if not destinations:
             raise OutboxError("no destination to queue for")
@@ -218,6 +240,8 @@ class Outbox:
             for obj, item in written:
                 if not item.path.exists():  # purged by another process since it was written
                     restore_file(item, obj if isinstance(obj, Dataset) else None)
+                if item.replaced:
+                    queue_again(db, item, stamp)
                 file = item.path.relative_to(self.folder)
                 ids.extend(insert_row(db, item, dest, file, stamp) for dest in destinations)
         return ids
