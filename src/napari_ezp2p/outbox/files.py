@@ -2,7 +2,9 @@
 
 A dataset is written by ``write_atomically``; a Part 10 file whose meta agrees with its
 dataset is copied byte for byte (temporary file, fsync, rename). The folder is fsynced
-before rows refer to its files, and files no row refers to are orphans to clean up.
+before rows refer to its files, and files no row refers to are orphans to clean up:
+each process that has the outbox open says so in ``writers/``, so that the orphans of
+one that was killed can go at once.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
+import uuid
 from collections.abc import Set
 from contextlib import suppress
 from dataclasses import dataclass
@@ -20,8 +24,12 @@ from pydicom import Dataset, dcmread
 from ..core.convert import write_atomically
 from ..core.files import atomic_file
 from .database import OutboxError
+from .owners import new_owner, owner_gone
 
 _COPY_BUFFER = 1 << 20
+WRITERS_DIR = "writers"
+#: A registration still being written after this many seconds is one of a process killed.
+_REGISTERING = 60.0
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 
 
@@ -137,3 +145,64 @@ def old_orphans(folder: Path, instances: Path, known: Set[str], before: float) -
             if relative not in known and path.is_file() and path.stat().st_mtime < before:
                 found.append(path)
     return found
+
+
+def remove_files(paths: list[Path]) -> int:
+    """Delete these files (one that cannot be deleted stays); how many went."""
+    removed = 0
+    for path in paths:
+        with suppress(OSError):
+            path.unlink()
+            removed += 1
+    return removed
+
+
+def register_writer(folder: Path) -> Path:
+    """Say that this process may write files into the outbox ``folder`` (until the file
+    this returns is removed): a file in ``writers/`` naming it (:func:`~.owners.new_owner`),
+    which a process that is killed leaves behind."""
+    writers = folder / WRITERS_DIR
+    writers.mkdir(exist_ok=True)
+    path = writers / uuid.uuid4().hex
+    with atomic_file(path, "w", encoding="ascii") as stream:
+        stream.write(new_owner())
+    return path
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    """What :meth:`Outbox.clean_orphans` removed: ``files`` no row referred to, and the
+    registrations of ``writers_gone`` processes, which ended without closing the outbox
+    (killed)."""
+
+    files: int = 0
+    writers_gone: int = 0
+
+
+def orphans_before(
+    folder: Path, own: Path, opened: float, grace: float
+) -> tuple[float, list[Path]]:
+    """When the orphans in the outbox ``folder`` that may go were written, at the
+    latest, and the registrations of the writers that are gone.
+
+    A writer (``own``, who opened the outbox at ``opened``, or another) may still queue
+    the files it wrote: when no other writer is at work, every file written before
+    ``opened`` is an orphan of one that ended; else only those older than ``grace``.
+    """
+    now = time.time()
+    others = [path for path in (folder / WRITERS_DIR).iterdir() if path != own]
+    gone = [path for path in others if _writer_gone(path)]
+    if len(gone) < len(others):  # another writer may be at work
+        return now - grace, gone
+    return max(opened, now - grace), gone
+
+
+def _writer_gone(path: Path) -> bool:
+    """Whether the writer ``path`` registers has ended (one that cannot be read yet may
+    be at work)."""
+    try:
+        if path.name.startswith("."):  # being registered, or killed while it was
+            return path.stat().st_mtime < time.time() - _REGISTERING
+        return owner_gone(path.read_text(encoding="ascii"))
+    except (OSError, UnicodeDecodeError):
+        return False

@@ -8,8 +8,9 @@ again, so the same UIDs. Nothing is lost:
 * :meth:`Outbox.add` writes each file first (atomically), then inserts every row in one
   transaction (:meth:`Outbox.write` and :meth:`Outbox.insert` do the two steps for a
   caller that inserts rows in batches). A process that dies in between leaves a file
-  without a row: :meth:`Outbox.recover` deletes such orphans once older than
-  ``ORPHAN_GRACE`` (nobody got an id for them; the grace keeps a concurrent ``add`` safe).
+  without a row: :meth:`Outbox.recover` deletes such orphans (nobody got an id for
+  them) at once when no other process has the outbox open, else once older than
+  ``ORPHAN_GRACE`` (which keeps a concurrent ``add`` safe).
 * Rows are committed with ``synchronous=FULL``, except the ``sent`` marks (see
   :meth:`Outbox.mark_sent`): a power loss may send the last few again, with the same UIDs.
 * Rows being sent are ``sending`` and carry their owner (:mod:`.owners`). A row whose
@@ -54,7 +55,18 @@ from .database import (
     row_filter,
     transaction,
 )
-from .files import Written, instance_path, old_orphans, restore_file, sync_folder, write_file
+from .files import (
+    Cleaned,
+    Written,
+    instance_path,
+    old_orphans,
+    orphans_before,
+    register_writer,
+    remove_files,
+    restore_file,
+    sync_folder,
+    write_file,
+)
 from .owners import new_owner, owner_gone
 
 INSTANCES_DIR = "instances"
@@ -64,7 +76,8 @@ BACKOFF_BASE = 30.0
 BACKOFF_CAP = 3600.0
 #: A ``sending`` row not heard of for this long is taken back even if its owner seems alive.
 STALE_AFTER = 3600.0
-#: Files without a row are deleted by :meth:`Outbox.recover` once older than this.
+#: Files without a row are deleted by :meth:`Outbox.recover` once older than this (at
+#: once when no other process has the outbox open: see :meth:`Outbox.clean_orphans`).
 ORPHAN_GRACE = 3600.0
 
 
@@ -123,8 +136,15 @@ class Outbox:
         try:
             self.instances.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise OutboxError(f"cannot open the outbox in {self.folder}: {error}") from error
+            reason = error.strerror
+            raise OutboxError(f"cannot open the outbox in {self.folder}: {reason}") from error
         self._db = open_database(self.folder, busy_timeout)
+        self._opened = time.time()
+        try:
+            self._writer = register_writer(self.folder)
+        except OSError as error:
+            self._db.close()
+            raise OutboxError(f"cannot open the outbox in {self.folder}: {error}") from error
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -147,6 +167,8 @@ class Outbox:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        with suppress(OSError):
+            self._writer.unlink()
 
     def __enter__(self) -> Outbox:
         return self
@@ -399,8 +421,8 @@ class Outbox:
         A ``sending`` row returns to ``queued`` (due now, attempt kept) when its owner
         ran on this host and no longer runs, or when it has had no news for
         ``stale_after`` seconds whoever owns it (another host, a reused pid). Part 10
-        files with no row and temporary files, older than ``ORPHAN_GRACE``, are
-        deleted. Returns the ids taken back.
+        files with no row and temporary files go as :meth:`clean_orphans` says.
+        Returns the ids taken back.
         """
         stamp = _timestamp(now)
         with self._lock:
@@ -425,21 +447,24 @@ class Outbox:
                     ).rowcount
                     if changed:
                         taken.append(entry_id)
-        self._remove_orphans(time.time() - ORPHAN_GRACE)
+        self.clean_orphans()
         return taken
+
+    def clean_orphans(self) -> Cleaned:
+        """Delete the files no row refers to that no process can still queue: at once
+        those a process that ended left (killed while converting: no rows yet), when no
+        other has the outbox open; else those older than ``ORPHAN_GRACE``. What went."""
+        before, gone = orphans_before(self.folder, self._writer, self._opened, ORPHAN_GRACE)
+        removed = 0
+        if old_orphans(self.folder, self.instances, self._known_files(), before):
+            with self._write():  # no add() can commit a row for them meanwhile
+                orphans = old_orphans(self.folder, self.instances, self._known_files(), before)
+                removed = remove_files(orphans)
+        return Cleaned(removed, remove_files(gone))
 
     def _known_files(self) -> set[str]:
         with self._lock:
             return {row[0] for row in self._db.execute("SELECT DISTINCT file FROM entries")}
-
-    def _remove_orphans(self, before: float) -> None:
-        """Delete files no row refers to, last written before ``before``."""
-        if not old_orphans(self.folder, self.instances, self._known_files(), before):
-            return
-        with self._write():  # no add() can commit a row for them meanwhile
-            for path in old_orphans(self.folder, self.instances, self._known_files(), before):
-                with suppress(OSError):
-                    path.unlink()
 
     def purge(
         self,
