@@ -155,13 +155,21 @@ def _killed_while_converting(home: Path) -> int:
     return len(list(instances.iterdir()))
 
 
-@pytest.mark.parametrize("command", [["queue", "list"], ["queue", "retry"]])
+@pytest.mark.parametrize(
+    "command",
+    [["queue", "list"], ["queue", "retry"], ["send", "another.png", "--to", "X@127.0.0.1:1"]],
+)
 def test_what_a_process_killed_while_converting_left_is_cleaned_and_said(home, command):
     left = _killed_while_converting(home)
-    result = subprocess.run([EZP2P, *command], env=os.environ, capture_output=True, text=True)
+    _png(home / "another.png")
+    result = subprocess.run(
+        [EZP2P, *command], env=os.environ, capture_output=True, text=True, cwd=home
+    )
     assert f"ezp2p: cleaned {left} files left in the outbox by a process that was killed" in (
         result.stderr
     )
     assert "Traceback" not in result.stderr
-    assert list((home / "outbox" / "instances").iterdir()) == []
+    with Outbox(home / "outbox") as outbox:
+        queued = {entry.path for entry in outbox.list()}
+    assert set((home / "outbox" / "instances").iterdir()) == queued  # "send" queued one
     assert list((home / "outbox" / "writers").iterdir()) == []
