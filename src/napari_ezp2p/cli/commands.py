@@ -7,8 +7,11 @@ import dataclasses
 import logging
 import sys
 
+from ..core.errors import Ezp2pError
 from .options import Context, given_metadata, query_filters
 from .render import print_answers
+
+MAX_PORT = 65535
 
 
 def run_convert(args: argparse.Namespace) -> int:
@@ -113,6 +116,11 @@ def run_serve(args: argparse.Namespace) -> int:
 
     from ..devpacs.entity import ServerLimits
     from ..devpacs.server import run_server
+
+    if not 0 <= args.port <= MAX_PORT:  # before anything is created
+        raise Ezp2pError(
+            f"--port {args.port} is not a TCP port: use 1 to {MAX_PORT} (0: any free port)"
+        )
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     limits = ServerLimits()

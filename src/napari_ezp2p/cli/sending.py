@@ -35,6 +35,7 @@ def queue_and_send(args: argparse.Namespace, items: Iterable, *, replace: bool =
 
     context = Context(args)
     destinations = [context.destination(text) for text in args.to or [None]]
+    recover_outbox(context)
     if args.associations:
         destinations = [
             dataclasses.replace(d, associations=args.associations) for d in destinations
@@ -158,6 +159,7 @@ def run_queue(args: argparse.Namespace) -> int:
     from ..outbox import FAILED, QUEUED, SENT
 
     context = Context(args)
+    recover_outbox(context)
     if args.action == "retry":
         with ProgressBars() as bars:
             report = retry(
@@ -181,3 +183,25 @@ def run_queue(args: argparse.Namespace) -> int:
         older = args.older_than * 86400 if args.older_than else None
         print(f"purged {outbox.purge(states[args.state or 'sent'], older)} entries")
         return 0
+
+
+def recover_outbox(context: Context) -> None:
+    """Clean up and take back what processes that ended (killed) left in the outbox,
+    and say so."""
+    with context.open_outbox() as outbox:
+        cleaned = outbox.clean_orphans()
+        taken = outbox.recover()
+    if cleaned.files and cleaned.writers_gone:
+        print(
+            f"ezp2p: cleaned {cleaned.files} files left in the outbox by a process that "
+            "was killed before it queued them: send those images again",
+            file=sys.stderr,
+        )
+    elif cleaned.files:
+        print(f"ezp2p: cleaned {cleaned.files} files no outbox entry refers to", file=sys.stderr)
+    if taken:
+        print(
+            f"ezp2p: took back {len(taken)} entries that a process which ended left "
+            "sending: they wait in the outbox again",
+            file=sys.stderr,
+        )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydicom import Dataset, dcmwrite
 
-from .files import atomic_file
+from .files import atomic_file, cut_to_fit, longest_name
 from .image import SourceImage
 from .metadata import Metadata
 from .sc import build_sc, complete_metadata
@@ -28,12 +28,18 @@ def convert_images(
 
 
 def free_name(folder: Path, stem: str) -> Path:
-    """``folder/stem.dcm``, or ``stem-2.dcm``, ``stem-3.dcm``… if that exists."""
-    candidate = folder / f"{stem}.dcm"
+    """``folder/stem.dcm``, or ``stem-2.dcm``, ``stem-3.dcm``… if that exists; a stem
+    too long for the folder is cut short."""
+    longest = longest_name(folder)
+
+    def named(tail: str) -> Path:
+        return folder / f"{cut_to_fit(stem, longest - len(tail))}{tail}"
+
+    candidate = named(".dcm")
     number = 1
     while candidate.exists():
         number += 1
-        candidate = folder / f"{stem}-{number}.dcm"
+        candidate = named(f"-{number}.dcm")
     return candidate
 
 

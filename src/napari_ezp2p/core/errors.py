@@ -11,3 +11,11 @@ class ImageReadError(Ezp2pError, ValueError):
 
 class ConversionError(Ezp2pError, ValueError):
     """Input that cannot become a valid DICOM object (names the attribute or the codec)."""
+
+
+class FileWriteError(Ezp2pError, OSError):
+    """A file that cannot be written (a full disk, a read-only folder, a name too long):
+    ``str()`` names the file and says why; ``errno`` and ``strerror`` are the system's."""
+
+    def __str__(self) -> str:
+        return f"cannot write {self.filename}: {self.strerror}"

@@ -23,6 +23,7 @@ from PIL import ExifTags, Image, ImageOps
 from .errors import ImageReadError
 from .image import DeferredPixels, SourceImage, bits_stored_for
 from .pixels import JpegHeader, jpeg_header
+from .tiffpages import Deadline, TiffPagesError, image_pages
 
 SUFFIXES = frozenset({".bmp", ".jpg", ".jpeg", ".png", ".tif", ".tiff"})
 MAX_PIXELS = 2**26
@@ -115,7 +116,7 @@ def _read_errors(path: Path) -> Iterator[None]:
     """Every failure on bad input in the block as an ImageReadError naming ``path``."""
     try:
         yield
-    except _Reject as exc:
+    except (_Reject, TiffPagesError) as exc:
         raise ImageReadError(f"Cannot read {path}: {exc}") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageReadError(f"Cannot read {path}: the image is too large ({exc})") from None
@@ -318,15 +319,16 @@ def _jpeg_passes_through(header: JpegHeader | None) -> bool:
 
 def _read_tiff(path: Path) -> SourceImage:
     file_size = path.stat().st_size
+    deadline = Deadline()
     with _tifffile_errors() as errors, tifffile.TiffFile(path) as tiff:
-        pages = [page for page in tiff.pages if not (page.is_reduced or page.is_mask)]
+        pages = image_pages(tiff, deadline)
         if errors:  # tifffile logs a broken page list and carries on with fewer pages
             raise _Reject(f"the file is truncated or damaged: {errors[0]}")
         if not pages:
             raise _Reject("the TIFF file has no image pages")
         _check_tiff_pages(pages, file_size)
         first = pages[0]
-        frames = [_tiff_pixels(page) for page in pages]
+        frames = [_tiff_pixels(page, deadline) for page in pages]
         orientation = first.tags.valueof(274, 1)
         spacing = _tiff_spacing(first)
         compressions = {page.compression for page in pages}
@@ -398,8 +400,9 @@ def _tiff_spacing(page) -> tuple[float, float] | None:
     return _spacing(page.resolution, unit) if unit else None
 
 
-def _tiff_pixels(page) -> np.ndarray:
-    """One page as (rows, columns) grey or (rows, columns, 3) RGB."""
+def _tiff_pixels(page, deadline: Deadline) -> np.ndarray:
+    """One page as (rows, columns) grey or (rows, columns, 3) RGB, if time is left."""
+    deadline.check()
     array = page.asarray()
     if page.axes == "SYX":
         array = np.moveaxis(array, 0, -1)

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..core.convert import free_name, write_atomically
-from ..core.errors import Ezp2pError
+from ..core.errors import Ezp2pError, FileWriteError
 from ..core.metadata import Metadata
 from ..core.part10 import DicomFile, write_copy
 from ..core.sc import complete_metadata
@@ -33,11 +33,15 @@ def convert_inputs(
     now: datetime | None = None,
 ) -> Iterator[Converted]:
     """Convert each file into ``out_dir`` as one series of one study. The metadata is
-    checked before any file is read; a bad file is reported and skipped; nothing
-    half-written is left. A DICOM file is copied, its data set's bytes unchanged."""
+    checked before any file is read; a file that cannot be read or written is
+    reported and skipped; nothing half-written is left. A DICOM file is copied, its
+    data set's bytes unchanged."""
     now = now or datetime.now()
     meta = complete_metadata(meta, now)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise FileWriteError(error.errno, error.strerror, str(out_dir)) from error
     for number, path in enumerate(map(Path, paths), start=1):
         try:
             made = object_for_file(path, meta, syntax, number, now)
@@ -50,3 +54,5 @@ def convert_inputs(
             yield Converted(path, written, syntax_uid.name)
         except Ezp2pError as error:
             yield Converted(path, error=str(error))
+        except OSError as error:  # what no reader or writer named: the system's words
+            yield Converted(path, error=error.strerror or str(error))

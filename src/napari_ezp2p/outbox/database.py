@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import shutil
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING
@@ -65,21 +67,38 @@ class OutboxError(Ezp2pError):
     """An outbox that cannot be opened or an object it cannot hold (says which and why)."""
 
 
-def open_database(folder: Path, busy_timeout: float) -> sqlite3.Connection:
-    """A connection to the database in ``folder`` (created, with its schema, if need be).
+class DatabaseWriteError(OutboxError, sqlite3.OperationalError):
+    """A write the database refused (a full disk, a read-only folder, a lock held too
+    long): an OutboxError that says so, still the sqlite3 error it was."""
 
-    Raises OutboxError when it cannot be opened, cannot use WAL mode (a network share),
-    or was made by a newer version.
+
+#: The database and its WAL and shared-memory files: patient names and IDs in clear, so
+#: for this user alone, as the instance files are.
+_DATABASE_FILES = (DATABASE_NAME, f"{DATABASE_NAME}-wal", f"{DATABASE_NAME}-shm")
+_PRIVATE = 0o600
+_ALMOST_FULL = 1 << 20  # bytes free
+
+
+def open_database(folder: Path, busy_timeout: float) -> sqlite3.Connection:
+    """A connection to the database in ``folder`` (created, with its schema, if need be),
+    its files readable by this user alone.
+
+    Raises OutboxError when it cannot be opened or written (a read-only folder, a full
+    disk), cannot use WAL mode (a network share), or was made by a newer version.
     """
     try:
+        _make_private(folder)
         db = sqlite3.connect(
             folder / DATABASE_NAME,
             timeout=busy_timeout,
             isolation_level=None,
             check_same_thread=False,
         )
-    except (OSError, sqlite3.Error) as error:
-        raise OutboxError(f"cannot open the outbox in {folder}: {error}") from error
+    except OSError as error:
+        raise OutboxError(f"cannot open the outbox in {folder}: {error.strerror}") from error
+    except sqlite3.Error as error:
+        reason = _reason(error, folder)
+        raise OutboxError(f"cannot open the outbox in {folder}: {reason}") from error
     try:
         db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -91,10 +110,36 @@ def open_database(folder: Path, busy_timeout: float) -> sqlite3.Connection:
         db.execute("PRAGMA synchronous = FULL")
         with transaction(db, threading.RLock()):
             _create_schema(db, folder)
+    except sqlite3.Error as error:
+        db.close()
+        cause = error.__cause__ if isinstance(error, DatabaseWriteError) else error
+        reason = _reason(cause, folder)
+        raise OutboxError(f"cannot open the outbox in {folder}: {reason}") from error
     except BaseException:
         db.close()
         raise
     return db
+
+
+def _reason(error: BaseException, folder: Path) -> str:
+    """SQLite's words for ``error``, and whether the disk is full: SQLite may say only
+    "disk I/O error" then."""
+    try:
+        full = shutil.disk_usage(folder).free < _ALMOST_FULL
+    except OSError:
+        full = False
+    return f"{error} (the disk is full)" if full else str(error)
+
+
+def _make_private(folder: Path) -> None:
+    """Create the database file for this user alone (SQLite gives its WAL and
+    shared-memory files the same mode), and take group and others off older files."""
+    os.close(os.open(folder / DATABASE_NAME, os.O_RDWR | os.O_CREAT, _PRIVATE))
+    for name in _DATABASE_FILES:
+        path = folder / name
+        with suppress(FileNotFoundError):
+            if path.stat().st_mode & 0o077:
+                path.chmod(_PRIVATE)
 
 
 def _create_schema(db: sqlite3.Connection, folder: Path) -> None:
@@ -126,10 +171,15 @@ def transaction(
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
+                db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:  # SQLite itself rolls back on a full disk
+                    db.execute("ROLLBACK")
                 raise
-            db.execute("COMMIT")
+        except sqlite3.OperationalError as error:
+            if isinstance(error, DatabaseWriteError):
+                raise
+            raise DatabaseWriteError(f"cannot write to the outbox database: {error}") from error
         finally:
             if not durable:
                 db.execute("PRAGMA synchronous = FULL")

@@ -4,7 +4,8 @@ A dataset is written by ``write_atomically``; a DICOM file goes as it is, its da
 bytes unchanged (:func:`~napari_ezp2p.core.part10.write_copy`: only a missing or
 contradicting file meta is made anew). Each file is written atomically (temporary file,
 fsync, rename); the folder is fsynced before rows refer to its files, and files no row
-refers to are orphans to clean up.
+refers to are orphans to clean up: each process that has the outbox open says so in
+``writers/``, so that the orphans of one that was killed can go at once.
 
 An instance's file is written once: the same object again is the same instance, while
 another object under its SOP Instance UID is refused unless it is to replace it.
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import os
 import re
+import time
+import uuid
 from collections.abc import Set
 from contextlib import suppress
 from dataclasses import dataclass
@@ -23,9 +26,15 @@ from pathlib import Path
 from pydicom import Dataset, dcmwrite
 
 from ..core.convert import write_atomically
+from ..core.files import atomic_file
 from ..core.part10 import DicomFile, read_dicom_file, same_data_set, write_copy
 from .database import OutboxError
+from .owners import new_owner, owner_gone
 
+_COPY_BUFFER = 1 << 20
+WRITERS_DIR = "writers"
+#: A registration still being written after this many seconds is one of a process killed.
+_REGISTERING = 60.0
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 
 #: What the outbox takes: a dataset, a DICOM file read already, or a DICOM file's path.
@@ -154,3 +163,64 @@ def old_orphans(folder: Path, instances: Path, known: Set[str], before: float) -
             if relative not in known and path.is_file() and path.stat().st_mtime < before:
                 found.append(path)
     return found
+
+
+def remove_files(paths: list[Path]) -> int:
+    """Delete these files (one that cannot be deleted stays); how many went."""
+    removed = 0
+    for path in paths:
+        with suppress(OSError):
+            path.unlink()
+            removed += 1
+    return removed
+
+
+def register_writer(folder: Path) -> Path:
+    """Say that this process may write files into the outbox ``folder`` (until the file
+    this returns is removed): a file in ``writers/`` naming it (:func:`~.owners.new_owner`),
+    which a process that is killed leaves behind."""
+    writers = folder / WRITERS_DIR
+    writers.mkdir(exist_ok=True)
+    path = writers / uuid.uuid4().hex
+    with atomic_file(path, "w", encoding="ascii") as stream:
+        stream.write(new_owner())
+    return path
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    """What :meth:`Outbox.clean_orphans` removed: ``files`` no row referred to, and the
+    registrations of ``writers_gone`` processes, which ended without closing the outbox
+    (killed)."""
+
+    files: int = 0
+    writers_gone: int = 0
+
+
+def orphans_before(
+    folder: Path, own: Path, opened: float, grace: float
+) -> tuple[float, list[Path]]:
+    """When the orphans in the outbox ``folder`` that may go were written, at the
+    latest, and the registrations of the writers that are gone.
+
+    A writer (``own``, who opened the outbox at ``opened``, or another) may still queue
+    the files it wrote: when no other writer is at work, every file written before
+    ``opened`` is an orphan of one that ended; else only those older than ``grace``.
+    """
+    now = time.time()
+    others = [path for path in (folder / WRITERS_DIR).iterdir() if path != own]
+    gone = [path for path in others if _writer_gone(path)]
+    if len(gone) < len(others):  # another writer may be at work
+        return now - grace, gone
+    return max(opened, now - grace), gone
+
+
+def _writer_gone(path: Path) -> bool:
+    """Whether the writer ``path`` registers has ended (one that cannot be read yet may
+    be at work)."""
+    try:
+        if path.name.startswith("."):  # being registered, or killed while it was
+            return path.stat().st_mtime < time.time() - _REGISTERING
+        return owner_gone(path.read_text(encoding="ascii"))
+    except (OSError, UnicodeDecodeError):
+        return False

@@ -8,8 +8,9 @@ again, so the same UIDs. Nothing is lost:
 * :meth:`Outbox.add` writes each file first (atomically), then inserts every row in one
   transaction (:meth:`Outbox.write` and :meth:`Outbox.insert` do the two steps for a
   caller that inserts rows in batches). A process that dies in between leaves a file
-  without a row: :meth:`Outbox.recover` deletes such orphans once older than
-  ``ORPHAN_GRACE`` (nobody got an id for them; the grace keeps a concurrent ``add`` safe).
+  without a row: :meth:`Outbox.recover` deletes such orphans (nobody got an id for
+  them) at once when no other process has the outbox open, else once older than
+  ``ORPHAN_GRACE`` (which keeps a concurrent ``add`` safe).
 * An instance is one file: the same object again is that instance; another object under
   its SOP Instance UID is refused, unless it is to replace it (then sent again).
 * Rows are committed with ``synchronous=FULL``, except the ``sent`` marks (see
@@ -58,12 +59,16 @@ from .database import (
     transaction,
 )
 from .files import (
+    Cleaned,
     Source,
     Written,
     header_of,
     instance_path,
     old_orphans,
+    orphans_before,
     read_source,
+    register_writer,
+    remove_files,
     restore_file,
     sync_folder,
     write_file,
@@ -77,7 +82,8 @@ BACKOFF_BASE = 30.0
 BACKOFF_CAP = 3600.0
 #: A ``sending`` row not heard of for this long is taken back even if its owner seems alive.
 STALE_AFTER = 3600.0
-#: Files without a row are deleted by :meth:`Outbox.recover` once older than this.
+#: Files without a row are deleted by :meth:`Outbox.recover` once older than this (at
+#: once when no other process has the outbox open: see :meth:`Outbox.clean_orphans`).
 ORPHAN_GRACE = 3600.0
 
 
@@ -136,8 +142,15 @@ class Outbox:
         try:
             self.instances.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise OutboxError(f"cannot open the outbox in {self.folder}: {error}") from error
+            reason = error.strerror
+            raise OutboxError(f"cannot open the outbox in {self.folder}: {reason}") from error
         self._db = open_database(self.folder, busy_timeout)
+        self._opened = time.time()
+        try:
+            self._writer = register_writer(self.folder)
+        except OSError as error:
+            self._db.close()
+            raise OutboxError(f"cannot open the outbox in {self.folder}: {error}") from error
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -160,6 +173,8 @@ class Outbox:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        with suppress(OSError):
+            self._writer.unlink()
 
     def __enter__(self) -> Outbox:
         return self
@@ -423,8 +438,8 @@ class Outbox:
         A ``sending`` row returns to ``queued`` (due now, attempt kept) when its owner
         ran on this host and no longer runs, or when it has had no news for
         ``stale_after`` seconds whoever owns it (another host, a reused pid). Part 10
-        files with no row and temporary files, older than ``ORPHAN_GRACE``, are
-        deleted. Returns the ids taken back.
+        files with no row and temporary files go as :meth:`clean_orphans` says.
+        Returns the ids taken back.
         """
         stamp = _timestamp(now)
         with self._lock:
@@ -449,21 +464,24 @@ class Outbox:
                     ).rowcount
                     if changed:
                         taken.append(entry_id)
-        self._remove_orphans(time.time() - ORPHAN_GRACE)
+        self.clean_orphans()
         return taken
+
+    def clean_orphans(self) -> Cleaned:
+        """Delete the files no row refers to that no process can still queue: at once
+        those a process that ended left (killed while converting: no rows yet), when no
+        other has the outbox open; else those older than ``ORPHAN_GRACE``. What went."""
+        before, gone = orphans_before(self.folder, self._writer, self._opened, ORPHAN_GRACE)
+        removed = 0
+        if old_orphans(self.folder, self.instances, self._known_files(), before):
+            with self._write():  # no add() can commit a row for them meanwhile
+                orphans = old_orphans(self.folder, self.instances, self._known_files(), before)
+                removed = remove_files(orphans)
+        return Cleaned(removed, remove_files(gone))
 
     def _known_files(self) -> set[str]:
         with self._lock:
             return {row[0] for row in self._db.execute("SELECT DISTINCT file FROM entries")}
-
-    def _remove_orphans(self, before: float) -> None:
-        """Delete files no row refers to, last written before ``before``."""
-        if not old_orphans(self.folder, self.instances, self._known_files(), before):
-            return
-        with self._write():  # no add() can commit a row for them meanwhile
-            for path in old_orphans(self.folder, self.instances, self._known_files(), before):
-                with suppress(OSError):
-                    path.unlink()
 
     def purge(
         self,
