@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from pydicom import dcmread
-
 from ..core.convert import free_name, write_atomically
+from ..core.dicom_check import read_checked
 from ..core.errors import Ezp2pError
 from ..core.metadata import Metadata
 from ..core.sc import complete_metadata
@@ -34,8 +33,9 @@ def convert_inputs(
     now: datetime | None = None,
 ) -> Iterator[Converted]:
     """Convert each file into ``out_dir`` as one series of one study. The metadata is
-    checked before any file is read; a bad file is reported and skipped; nothing
-    half-written is left."""
+    checked before any file is read; a DICOM input is copied only when it parses
+    (core.dicom_check); a bad file is reported and skipped; nothing half-written is
+    left."""
     now = now or datetime.now()
     meta = complete_metadata(meta, now)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -43,7 +43,7 @@ def convert_inputs(
         try:
             made = object_for_file(path, meta, syntax, number, now)
             if isinstance(made, Path):
-                made = dcmread(made)
+                made = read_checked(made)
             written = write_atomically(made, free_name(out_dir, path.stem))
             yield Converted(path, written, made.file_meta.TransferSyntaxUID.name)
         except Ezp2pError as error:
