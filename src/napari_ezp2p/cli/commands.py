@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import logging
 import sys
 
 from .options import Context, given_metadata, query_filters
@@ -110,10 +109,10 @@ def run_destinations(args: argparse.Namespace) -> int:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-
     from ..devpacs.server import run_server
+    from .logs import serve_logging
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    serve_logging(args.debug)
     print(
         f"{args.ae_title} on {args.host}:{args.port}, storing into {args.storage} (Ctrl+C stops)",
         file=sys.stderr,

@@ -155,5 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--worklist", type=Path, metavar="FILE", help="worklist items (JSON)")
     serve.add_argument("--ae-title", default="EZP2P-PACS")
     serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument(
+        "--debug", action="store_true", help="log query keys (cut short) and DICOM messages"
+    )
     serve.set_defaults(run=run_serve)
     return parser
