@@ -11,6 +11,7 @@ at its deadline (:func:`within`). Answers hold the requested keys only.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
@@ -124,13 +125,16 @@ def _alternative(vr: str, wanted: str) -> Callable[[str], bool]:
     elif vr == "PN":
         wanted = wanted.rstrip("^= ").casefold()
     wild = "*" in wanted or "?" in wanted
+    if wild:  # "a**b" is "a*b": then the pattern is at most twice the value it can match
+        wanted = re.sub(r"\*+", "*", wanted)
+    needed = len(wanted) - wanted.count("*")
 
     def test(value: str) -> bool:
         if vr == "TM":
             value = _normalise_time(value)
         forms = [form.casefold() for form in _name_forms(value)] if vr == "PN" else [value]
         if wild:
-            return any(wildcard_match(wanted, form) for form in forms)
+            return any(len(form) >= needed and wildcard_match(wanted, form) for form in forms)
         return wanted in forms
 
     return test

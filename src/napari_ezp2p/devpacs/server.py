@@ -14,7 +14,11 @@ It listens on 127.0.0.1 unless told otherwise and offers:
   in ``worklist``).
 
 Both FIND services match as ``matching`` says. Answers hold the requested keys only,
-plus Specific Character Set ISO_IR 192 (UTF-8), as pending responses followed by success.
+plus Specific Character Set ISO_IR 192 (UTF-8), as pending responses followed by success;
+a search that passes its bounds (``LocalPacs.find_seconds``, ``find_answer_limit``) ends
+with Refused: Out of Resources instead. An object is stored only when it parses
+(``core.dicom_check``); any other is refused with the reason and leaves no file. The log
+names peers and counts, never query keys or patient data, but at DEBUG.
 """
 
 from __future__ import annotations
@@ -150,7 +154,8 @@ class LocalPacs:
         count = 0
         try:
             query = event.identifier
-            logger.debug("C-FIND keys from %s: %s", _peer(event), _keys_for_log(query))
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug("C-FIND keys from %s: %s", _peer(event), _keys_for_log(query))
             for answer in self._answers(what, query, started + self.find_seconds):
                 if event.is_cancelled:
                     yield CANCEL, None
@@ -188,7 +193,6 @@ class LocalPacs:
             try:
                 items = self.worklist.items()
             except ServerError as error:
-                logger.error("%s", error)
                 raise _Refused(FIND_UNABLE_TO_PROCESS, str(error)) from None
             return worklist_answers(query, within(items, deadline))
         level = str(query.get("QueryRetrieveLevel", "")).strip().upper()
