@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+import time
 
-from napari_ezp2p.devpacs.matching import value_matches
+import pytest
+from pydicom.dataelem import DataElement
+
+from napari_ezp2p.devpacs.matching import key_vr, value_matches, wildcard_match
 
 
 @pytest.mark.parametrize(
@@ -28,8 +31,52 @@ from napari_ezp2p.devpacs.matching import value_matches
         ("UI", "1.2\\1.3", ["1.3"], True),
         ("UI", "1.2\\1.3", ["1.23"], False),
         ("UI", "1.*", ["1.2"], False),  # no wildcards on UIDs
+        ("UI", "*", ["1.2"], False),
+        ("UI", "", ["1.2"], True),
         ("CS", "OT", ["XC", "OT"], True),
     ],
 )
 def test_value_matches(vr, query, values, expected):
     assert value_matches(vr, query, values) is expected
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "expected"),
+    [
+        ("", "", True),
+        ("", "a", False),
+        ("*", "", True),
+        ("a*", "abc", True),
+        ("*c", "abc", True),
+        ("a*b*c", "aXbYc", True),
+        ("a*b*c", "aXbY", False),
+        ("a?c", "abc", True),
+        ("?", "", False),
+        ("*a*", "bab", True),
+        ("**a**", "a", True),
+        ("a*a*a", "aaaa", True),
+        ("a*a*a", "aa", False),
+        ("*ab", "aab", True),  # the star must give back what it took
+        ("*", "*", True),
+        ("a*", "*a", False),
+    ],
+)
+def test_wildcard_match(pattern, text, expected):
+    assert wildcard_match(pattern, text) is expected
+
+
+@pytest.mark.parametrize("vr", ["PN", "LO"])
+def test_a_backtracking_pattern_is_matched_in_linear_time(vr):
+    started = time.monotonic()
+    assert not value_matches(vr, "*a" * 12 + "*b", ["a" * 64])
+    assert not value_matches(vr, "*" + "a*" * 500_000, ["a" * 64])
+    assert value_matches(vr, "*" * 1_000_000 + "a", ["a" * 64])
+    assert value_matches(vr, "*a" * 32 + "*", ["a" * 64])
+    assert time.monotonic() - started < 0.5
+
+
+def test_keys_take_the_dictionary_vr_not_the_declared_one():
+    assert key_vr(DataElement(0x0020000D, "LO", "*")) == "UI"  # Study Instance UID
+    assert key_vr(DataElement(0x00100010, "UN", b"Doe")) == "PN"
+    assert key_vr(DataElement(0x00280106, "SS", 0)) == "SS"  # "US or SS": as declared
+    assert key_vr(DataElement(0x00280106, "LO", "0")) == "US"

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 from pydicom import Dataset
+from pydicom.uid import ExplicitVRLittleEndian
+from pynetdicom import build_context
 from pynetdicom.sop_class import ModalityWorklistInformationFind
 
 from napari_ezp2p.devpacs.errors import ServerError
 from napari_ezp2p.devpacs.server import run_server
 from napari_ezp2p.devpacs.worklist import load_worklist
-from tests.devpacs.helpers import find, findscu
+from tests.devpacs.helpers import associate, find, findscu
 
 JAPANESE = "Yamada^Tarou=山田^太郎=やまだ^たろう"
 
@@ -173,3 +175,22 @@ def test_broken_worklist_files_are_clear_errors(tmp_path):
         load_worklist(path)
     with pytest.raises(ServerError, match="is not a DICOM keyword"):
         run_server(tmp_path / "storage", 0, worklist=path, block=False)
+
+
+def test_worklist_find_is_bounded_in_time_and_answers(start, worklist_file, caplog):
+    server = start(worklist=worklist_file)
+    assoc = associate(
+        server, [build_context(ModalityWorklistInformationFind, ExplicitVRLittleEndian)]
+    )
+    try:
+        server.pacs.find_answer_limit = 1
+        results = list(assoc.send_c_find(_worklist_query(), ModalityWorklistInformationFind))
+        assert [status.Status for status, _ in results] == [0xFF00, 0xA700]
+        assert results[-1][0].ErrorComment == "more than 1 matches: narrow the query"
+        server.pacs.find_seconds = 0
+        results = list(assoc.send_c_find(_worklist_query(), ModalityWorklistInformationFind))
+        assert [status.Status for status, _ in results] == [0xA700]
+        assert "took over 0 s" in results[-1][0].ErrorComment
+    finally:
+        assoc.release()
+    assert "stopped a query from TESTSCU@127.0.0.1: more than 1 matches" in caplog.text

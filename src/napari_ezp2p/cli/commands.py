@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import logging
 import sys
 
 from ..core.errors import Ezp2pError
@@ -116,13 +115,14 @@ def run_serve(args: argparse.Namespace) -> int:
 
     from ..devpacs.entity import ServerLimits
     from ..devpacs.server import run_server
+    from .logs import serve_logging
 
     if not 0 <= args.port <= MAX_PORT:  # before anything is created
         raise Ezp2pError(
             f"--port {args.port} is not a TCP port: use 1 to {MAX_PORT} (0: any free port)"
         )
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    serve_logging(args.debug)
     limits = ServerLimits()
     if args.max_associations:
         limits = dataclasses.replace(limits, max_associations=args.max_associations)

@@ -190,5 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="AET@host:port",
         help="where C-MOVE may send, by AE title (repeat for several)",
     )
+    serve.add_argument(
+        "--debug", action="store_true", help="log query keys (cut short) and DICOM messages"
+    )
     serve.set_defaults(run=run_serve)
     return parser

@@ -2,7 +2,8 @@
 
 Kept in memory, rebuilt from the storage folder
 (``STORAGE/<StudyInstanceUID>/<SeriesInstanceUID>/<SOPInstanceUID>.dcm``) at start-up,
-and updated as objects are stored.
+skipping with a logged reason any file that cannot be read, and updated as objects are
+stored.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydicom import Dataset, dcmread
-from pydicom.errors import InvalidDicomError
+from pydicom import Dataset
 
-from .matching import answer_keys, element_values, new_element, query_text, value_matches
+from ..core.dicom_check import DicomCheckError, read_checked
+from .matching import answer_keys, element_values, key_matcher, new_element, query_text, within
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +72,9 @@ class _Instance:
     attributes: dict[str, list[str]]
 
 
-def _record_of(ds: Dataset) -> dict[str, list[str]]:
+def record_of(ds: Dataset) -> dict[str, list[str]]:
+    """What the index keeps of ``ds`` (raises what pydicom raises on a value it cannot
+    decode: check the data set first)."""
     record = {}
     for keyword in (*STUDY_KEYS, *SERIES_KEYS, *IMAGE_KEYS):
         elem = ds.get(keyword)
@@ -96,19 +99,17 @@ class StoredIndex:
         instances = {}
         for path in sorted(self.storage.glob("*/*/*.dcm")):
             try:
-                ds = dcmread(path, stop_before_pixels=True)
-                record = _record_of(ds)
-            except (InvalidDicomError, OSError, ValueError, KeyError) as error:
-                logger.warning("skipping %s: not a readable DICOM file (%s)", path, error)
+                record = record_of(read_checked(path, stop_before_pixels=True))
+            except DicomCheckError as error:
+                logger.warning("skipping %s: %s", path, error)
                 continue
-            if record["SOPInstanceUID"]:
-                instances[record["SOPInstanceUID"][0]] = _Instance(path, record)
+            instances[record["SOPInstanceUID"][0]] = _Instance(path, record)
         with self._lock:
             self._instances = instances
         return len(instances)
 
-    def add(self, path: Path, ds: Dataset) -> None:
-        record = _record_of(ds)
+    def add(self, path: Path, record: dict[str, list[str]]) -> None:
+        """Index the file at ``path``, which holds ``record`` (from :func:`record_of`)."""
         with self._lock:
             self._instances[record["SOPInstanceUID"][0]] = _Instance(path, record)
 
@@ -152,17 +153,18 @@ class StoredIndex:
                     out.append({**series_record, **{key: inst[key] for key in IMAGE_KEYS}})
         return out
 
-    def answers(self, query: Dataset, level: str) -> Iterator[Dataset]:
-        """The answers to a Study Root query at ``level`` (one of LEVEL_KEYS)."""
+    def answers(self, query: Dataset, level: str, deadline: float) -> Iterator[Dataset]:
+        """The answers to a Study Root query at ``level`` (one of LEVEL_KEYS), until
+        ``time.monotonic()`` passes ``deadline`` (then SearchTimeout)."""
         known = LEVEL_KEYS[level]
         keys = answer_keys(query)
-        for record in self.records(level):
-            if not all(
-                keyword not in known
-                or value_matches(vr, query_text(query[tag]), record.get(keyword, []))
-                for tag, keyword, vr in keys
-                if keyword != "QueryRetrieveLevel"
-            ):
+        tests = [
+            (keyword, key_matcher(vr, query_text(query[tag])))
+            for tag, keyword, vr in keys
+            if keyword in known and keyword != "QueryRetrieveLevel"
+        ]
+        for record in within(self.records(level), deadline):
+            if not all(test(record.get(keyword, [])) for keyword, test in tests):
                 continue
             answer = Dataset()
             for tag, keyword, vr in keys:

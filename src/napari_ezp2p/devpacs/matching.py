@@ -1,22 +1,41 @@
 """C-FIND matching, for both query services of the local PACS (PS3.4 C.2.2.2).
 
 An empty key is universal; ``*`` and ``?`` are wildcards; DA and TM keys take ranges
-(``A-B``, ``A-``, ``-B``); UI keys take a list of UIDs separated by backslashes; any
-other value must match exactly, but person names match without regard to case and
-against any of their groups (``Yamada^Tarou`` finds ``Yamada^Tarou=山田^太郎``).
-Answers hold the requested keys only.
+(``A-B``, ``A-``, ``-B``); UI keys take a list of UIDs separated by backslashes and no
+wildcards; any other value must match exactly, but person names match without regard
+to case and against any of their groups (``Yamada^Tarou`` finds
+``Yamada^Tarou=山田^太郎``). A key is matched by the VR of the DICOM dictionary, not the
+one the query declares, in time linear in its length and the value's; a search stops
+at its deadline (:func:`within`). Answers hold the requested keys only.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
 from pydicom import Dataset
 from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataelem import DataElement
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
+
+T = TypeVar("T")
+
+
+class SearchTimeout(Exception):
+    """A search ran past its deadline."""
+
+
+def within(items: Iterable[T], deadline: float) -> Iterator[T]:
+    """``items`` one by one, until ``time.monotonic()`` passes ``deadline``: then
+    :class:`SearchTimeout`."""
+    for item in items:
+        if time.monotonic() > deadline:
+            raise SearchTimeout
+        yield item
 
 
 def element_values(value: Any) -> list[str]:
@@ -28,10 +47,27 @@ def element_values(value: Any) -> list[str]:
     return [str(value)]
 
 
-def _wildcard(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    """``*`` and ``?`` as DICOM wildcards; every other character literal."""
-    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile(body, re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+def wildcard_match(pattern: str, text: str) -> bool:
+    """Whether all of ``text`` matches ``pattern``, ``*`` any run and ``?`` any one
+    character, every other character literal. The greedy two-pointer algorithm: at
+    most len(pattern) x len(text) steps, never the exponential backtracking of a regex."""
+    if len(pattern) - pattern.count("*") > len(text):
+        return False  # more characters wanted than there are: also bounds a huge pattern
+    p = t = 0
+    star, resume = -1, 0
+    while t < len(text):
+        if p < len(pattern) and pattern[p] in ("?", text[t]) and pattern[p] != "*":
+            p += 1
+            t += 1
+        elif p < len(pattern) and pattern[p] == "*":
+            star, resume = p, t
+            p += 1
+        elif star >= 0:  # let the last star take one more character
+            resume += 1
+            p, t = star + 1, resume
+        else:
+            return False
+    return pattern[p:].strip("*") == ""
 
 
 def _name_forms(value: str) -> list[str]:
@@ -56,44 +92,63 @@ def _in_range(vr: str, query: str, value: str) -> bool:
     return not (high and value[: len(high)] > high)
 
 
-def value_matches(vr: str, query: str, values: list[str]) -> bool:
-    """Whether an attribute with ``values`` matches the query ``query`` (PS3.4 C.2.2.2)."""
+def key_matcher(vr: str, query: str) -> Callable[[list[str]], bool]:
+    """The test of an attribute's values against one query key (PS3.4 C.2.2.2), the
+    key parsed once. ``vr`` is the attribute's VR in the dictionary (:func:`key_vr`)."""
     query = query.strip()
-    if not query or query.strip("*") == "":
-        return True  # universal matching; "*" alone matches empty values too
-    if vr == "UI":
+    if vr == "UI":  # a list of UIDs, never wildcards
+        if not query:
+            return _universal
         wanted = {uid.strip() for uid in query.split("\\")}
-        return any(v.strip() in wanted for v in values)
-    alternatives = query.split("\\")
-    for value in values:
-        value = value.strip()
-        for wanted in alternatives:
-            if vr in ("DA", "TM") and "-" in wanted:
-                if _in_range(vr, wanted, value):
-                    return True
-                continue
-            if vr == "TM":
-                value, wanted = _normalise_time(value), _normalise_time(wanted)
-            forms = _name_forms(value) if vr == "PN" else [value]
-            if vr == "PN":
-                wanted = wanted.rstrip("^= ")
-            if "*" in wanted or "?" in wanted:
-                pattern = _wildcard(wanted, ignore_case=vr == "PN")
-                if any(pattern.fullmatch(form) for form in forms):
-                    return True
-            elif vr == "PN":
-                if any(form.casefold() == wanted.casefold() for form in forms):
-                    return True
-            elif value == wanted:
-                return True
-    return False
+        return lambda values: any(value.strip() in wanted for value in values)
+    if query.strip("*") == "":
+        return _universal  # "*" alone matches empty values too
+    tests = [_alternative(vr, wanted) for wanted in query.split("\\")]
+    return lambda values: any(test(value.strip()) for value in values for test in tests)
 
 
-def _vr(tag: int) -> str:
+def value_matches(vr: str, query: str, values: list[str]) -> bool:
+    """Whether an attribute with ``values`` matches the query ``query``."""
+    return key_matcher(vr, query)(values)
+
+
+def _universal(values: list[str]) -> bool:
+    return True
+
+
+def _alternative(vr: str, wanted: str) -> Callable[[str], bool]:
+    """The test of one value against one of a key's backslash-separated alternatives."""
+    if vr in ("DA", "TM") and "-" in wanted:
+        return lambda value: _in_range(vr, wanted, value)
+    if vr == "TM":
+        wanted = _normalise_time(wanted)
+    elif vr == "PN":
+        wanted = wanted.rstrip("^= ").casefold()
+    wild = "*" in wanted or "?" in wanted
+    if wild:  # "a**b" is "a*b": then the pattern is at most twice the value it can match
+        wanted = re.sub(r"\*+", "*", wanted)
+    needed = len(wanted) - wanted.count("*")
+
+    def test(value: str) -> bool:
+        if vr == "TM":
+            value = _normalise_time(value)
+        forms = [form.casefold() for form in _name_forms(value)] if vr == "PN" else [value]
+        if wild:
+            return any(len(form) >= needed and wildcard_match(wanted, form) for form in forms)
+        return wanted in forms
+
+    return test
+
+
+def key_vr(elem: DataElement) -> str:
+    """The VR a key is matched and answered by: the dictionary's, not the one the query
+    declares (a UID sent as LO still takes no wildcards)."""
     try:
-        return dictionary_VR(tag)
+        vr = dictionary_VR(elem.tag)
     except KeyError:
-        return "UN"
+        return elem.VR
+    choices = vr.split(" or ")
+    return elem.VR if elem.VR in choices else choices[0]
 
 
 def new_element(tag: int, vr: str, values: list[str]) -> DataElement:
@@ -115,7 +170,7 @@ def answer_keys(identifier: Dataset) -> list[tuple[int, str, str]]:
             continue
         if elem.tag.element == 0:  # group length
             continue
-        keys.append((int(elem.tag), keyword, elem.VR if elem.VR != "UN" else _vr(elem.tag)))
+        keys.append((int(elem.tag), keyword, key_vr(elem)))
     return keys
 
 
@@ -139,7 +194,7 @@ def dataset_matches(query: Dataset, source: Dataset, skip: str = "") -> bool:
             continue
         have = element_or_none(source, keyword)
         if not value_matches(
-            elem.VR, query_text(elem), element_values(have.value if have else None)
+            key_vr(elem), query_text(elem), element_values(have.value if have else None)
         ):
             return False
     return True
@@ -161,5 +216,5 @@ def answer_from(query: Dataset, source: Dataset) -> Dataset:
         elif have is not None:
             out.add(DataElement(elem.tag, have.VR, have.value))
         else:
-            out.add(DataElement(elem.tag, elem.VR if elem.VR != "UN" else _vr(elem.tag), None))
+            out.add(DataElement(elem.tag, key_vr(elem), None))
     return out

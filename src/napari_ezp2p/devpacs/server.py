@@ -16,7 +16,11 @@ told to take any), within the limits of ``entity.ServerLimits`` and ``guard``, a
   in ``worklist``).
 
 Both FIND services match as ``matching`` says. Answers hold the requested keys only,
-plus Specific Character Set ISO_IR 192 (UTF-8), as pending responses followed by success.
+plus Specific Character Set ISO_IR 192 (UTF-8), as pending responses followed by success;
+a search that passes its bounds (``LocalPacs.find_seconds``, ``find_answer_limit``) ends
+with Refused: Out of Resources instead. An object is stored only when it parses
+(``core.dicom_check``); any other is refused with the reason and leaves no file. The log
+names peers and counts, never query keys or patient data, but at DEBUG.
 """
 
 from __future__ import annotations
@@ -29,22 +33,24 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from pydicom import Dataset
-from pydicom.errors import InvalidDicomError
 from pynetdicom import evt
 from pynetdicom.dsutils import encode_file_meta
 from pynetdicom.sop_class import ModalityWorklistInformationFind
 
+from ..core.dicom_check import check_dataset
 from ..core.files import atomic_file
 from ..core.identity import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 from ..net.destination import DEFAULT_MAX_PDU, Destination
 from .entity import DEFAULT_SERVER_AE_TITLE, ServerLimits, make_ae
 from .errors import ServerError
 from .guard import guard_connection
-from .index import LEVEL_KEYS, StoredIndex
+from .index import LEVEL_KEYS, StoredIndex, record_of
+from .matching import SearchTimeout, answer_keys, query_text, within
 from .retrieve import Retrieval, is_patient_level_find
 from .status import (
     CANCEL,
     FIND_IDENTIFIER_MISMATCH,
+    FIND_OUT_OF_RESOURCES,
     FIND_UNABLE_TO_PROCESS,
     PENDING,
     STORE_CANNOT_UNDERSTAND,
@@ -62,6 +68,10 @@ _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 
 class LocalPacs:
     """The state and event handlers behind :func:`run_server`."""
+
+    #: The bounds of one C-FIND: its time, and its number of answers.
+    find_seconds: float = 10.0
+    find_answer_limit: int = 1000
 
     def __init__(
         self,
@@ -103,21 +113,27 @@ class LocalPacs:
         return self.on_find(event)
 
     def on_store(self, event) -> int | Dataset:
+        """Store an object that parses (core.dicom_check) under its UIDs, and index it;
+        refuse anything else with the reason, writing nothing."""
         try:
             ds = event.dataset
+            ds.file_meta = event.file_meta
+            check_dataset(ds)
             study = _check_uid("StudyInstanceUID", str(ds.get("StudyInstanceUID", "")))
             series = _check_uid("SeriesInstanceUID", str(ds.get("SeriesInstanceUID", "")))
             sop = _check_uid("SOPInstanceUID", str(ds.get("SOPInstanceUID", "")))
-        except (ValueError, KeyError, InvalidDicomError) as error:
-            logger.warning("refused an object from %s: %s", _peer(event), error)
-            return _status(STORE_CANNOT_UNDERSTAND, str(error))
+            record = record_of(ds)
+        except Exception as error:  # noqa: BLE001 - any failure to decode is the peer's
+            reason = str(error) if isinstance(error, ValueError) else f"cannot decode: {error}"
+            logger.warning("refused an object from %s: %.200s", _peer(event), reason)
+            return _status(STORE_CANNOT_UNDERSTAND, reason)
         path = self.storage / study / series / f"{sop}.dcm"
         try:
             _write_file(_part10(event), path)
         except OSError as error:
             logger.error("cannot store %s: %s", path, error)
             return _status(STORE_OUT_OF_RESOURCES, f"cannot write: {error.strerror or error}")
-        self.index.add(path, ds)
+        self.index.add(path, record)
         logger.info(
             "stored %s from %s (%s, %s)",
             path.relative_to(self.storage),
@@ -128,38 +144,82 @@ class LocalPacs:
         return SUCCESS
 
     def on_find(self, event) -> Iterator[tuple[int | Dataset, Dataset | None]]:
-        model = event.request.AffectedSOPClassUID
+        """Answer a Study Root or Modality Worklist query with pending responses, at
+        most ``find_answer_limit`` of them within ``find_seconds``: past either bound
+        the search stops with Refused: Out of Resources, saying which. The log tells
+        who asked and how many answers went, and the keys only at DEBUG."""
+        started = time.monotonic()
+        what = (
+            "worklist"
+            if event.request.AffectedSOPClassUID == ModalityWorklistInformationFind
+            else "study"
+        )
+        count = 0
         try:
             query = event.identifier
-        except Exception as error:  # noqa: BLE001 - any decoding failure is the peer's
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug("C-FIND keys from %s: %s", _peer(event), _keys_for_log(query))
+            for answer in self._answers(what, query, started + self.find_seconds):
+                if event.is_cancelled:
+                    yield CANCEL, None
+                    return
+                if count == self.find_answer_limit:
+                    yield self._stopped(event, f"more than {count} matches"), None
+                    return
+                answer.SpecificCharacterSet = RESPONSE_CHARSET
+                count += 1
+                yield PENDING, answer
+        except SearchTimeout:
+            yield self._stopped(event, f"the search took over {self.find_seconds:g} s"), None
+            return
+        except _Refused as refusal:
+            logger.warning("refused a query from %s: %s", _peer(event), refusal.comment)
+            yield _status(refusal.code, refusal.comment), None
+            return
+        except Exception as error:  # noqa: BLE001 - an identifier that cannot be decoded
+            logger.warning("refused a query from %s: %.200s", _peer(event), error)
             yield _status(FIND_UNABLE_TO_PROCESS, f"cannot decode the identifier: {error}"), None
             return
-        if model == ModalityWorklistInformationFind:
-            if self.worklist is None:
-                yield _status(FIND_UNABLE_TO_PROCESS, "this server has no worklist"), None
-                return
-            try:
-                answers = list(worklist_answers(query, self.worklist.items()))
-            except ServerError as error:
-                logger.error("%s", error)
-                yield _status(FIND_UNABLE_TO_PROCESS, str(error)[:1024]), None
-                return
-        else:
-            level = str(query.get("QueryRetrieveLevel", "")).strip().upper()
-            if level not in LEVEL_KEYS:
-                yield (
-                    _status(FIND_IDENTIFIER_MISMATCH, f"unsupported level {level!r}"),
-                    None,
-                )
-                return
-            answers = list(self.index.answers(query, level))
-        for answer in answers:
-            if event.is_cancelled:
-                yield CANCEL, None
-                return
-            answer.SpecificCharacterSet = RESPONSE_CHARSET
-            yield PENDING, answer
+        logger.info(
+            "C-FIND %s from %s: %d answers in %.2f s",
+            what,
+            _peer(event),
+            count,
+            time.monotonic() - started,
+        )
         yield SUCCESS, None
+
+    def _answers(self, what: str, query: Dataset, deadline: float) -> Iterator[Dataset]:
+        if what == "worklist":
+            if self.worklist is None:
+                raise _Refused(FIND_UNABLE_TO_PROCESS, "this server has no worklist")
+            try:
+                items = self.worklist.items()
+            except ServerError as error:
+                raise _Refused(FIND_UNABLE_TO_PROCESS, str(error)) from None
+            return worklist_answers(query, within(items, deadline))
+        level = str(query.get("QueryRetrieveLevel", "")).strip().upper()
+        if level not in LEVEL_KEYS:
+            raise _Refused(FIND_IDENTIFIER_MISMATCH, f"unsupported level {level[:16]!r}")
+        return self.index.answers(query, level, deadline)
+
+    def _stopped(self, event, why: str) -> Dataset:
+        logger.warning("stopped a query from %s: %s", _peer(event), why)
+        return _status(FIND_OUT_OF_RESOURCES, f"{why}: narrow the query")
+
+
+class _Refused(Exception):
+    """A query this server does not answer: its status code and comment."""
+
+    def __init__(self, code: int, comment: str) -> None:
+        super().__init__(comment)
+        self.code, self.comment = code, comment
+
+
+def _keys_for_log(query: Dataset) -> str:
+    """The keys of a query, each value cut to 32 characters, for a DEBUG log line."""
+    keys = [f"{keyword}={query_text(query[tag])[:32]!r}" for tag, keyword, _ in answer_keys(query)]
+    return ", ".join(keys)[:1000]
 
 
 def _check_uid(name: str, value: str) -> str:

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..core.convert import free_name, write_atomically
+from ..core.dicom_check import read_checked
 from ..core.errors import Ezp2pError, FileWriteError
 from ..core.metadata import Metadata
 from ..core.part10 import DicomFile, write_copy
@@ -35,7 +36,7 @@ def convert_inputs(
     """Convert each file into ``out_dir`` as one series of one study. The metadata is
     checked before any file is read; a file that cannot be read or written is
     reported and skipped; nothing half-written is left. A DICOM file is copied, its
-    data set's bytes unchanged."""
+    data set's bytes unchanged, only when it parses (core.dicom_check)."""
     now = now or datetime.now()
     meta = complete_metadata(meta, now)
     try:
@@ -47,6 +48,7 @@ def convert_inputs(
             made = object_for_file(path, meta, syntax, number, now)
             target = free_name(out_dir, path.stem)
             if isinstance(made, DicomFile):
+                read_checked(made.path, force=True)  # refuse what does not parse
                 written, syntax_uid = write_copy(made, target), made.transfer_syntax
             else:
                 written = write_atomically(made, target)
