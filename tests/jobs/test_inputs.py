@@ -116,7 +116,12 @@ def test_a_folder_sends_data_sets_without_meta_and_names_every_file_it_cannot_ta
     dcmwrite(folder / "sub" / "IM0001", bare, implicit_vr=True, little_endian=True)
     (folder / "README.txt").write_text("a note")
     shutil.copy(get_testdata_file("no_meta.dcm"), folder / "broken.dcm")
-    assert [p.name for p in collect_inputs([folder])] == ["README.txt", "broken.dcm", "IM0001"]
+    (folder / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    (folder / ".sync").mkdir()
+    (folder / ".sync" / "state").write_text("x")
+    found, hidden = collect_inputs([folder])
+    assert [p.name for p in found] == ["README.txt", "broken.dcm", "IM0001"]
+    assert sorted(p.name for p in hidden) == [".DS_Store", "state"]
 
     scp = start_storescp(tmp_path / "scp", extra=["+B"])
     try:
@@ -128,6 +133,7 @@ def test_a_folder_sends_data_sets_without_meta_and_names_every_file_it_cannot_ta
     assert data_set_bytes(received) == (folder / "sub" / "IM0001").read_bytes()
     err = capsys.readouterr().err
     assert "README.txt: not an image, video, PDF or DICOM file" in err
+    assert "left out 2 hidden files" in err and ".DS_Store" in err
     assert "broken.dcm: not a DICOM data set: " in err
     assert "Traceback" not in err
 

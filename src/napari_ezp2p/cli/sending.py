@@ -18,7 +18,10 @@ def run_send(args: argparse.Namespace) -> int:
     from ..jobs.inputs import collect_inputs
     from ..jobs.send import SendItem
 
-    inputs = collect_inputs(args.inputs)
+    inputs, hidden = collect_inputs(args.inputs)
+    if hidden:
+        shown = ", ".join(str(path) for path in hidden[:3]) + (", …" if len(hidden) > 3 else "")
+        print(f"ezp2p: left out {len(hidden)} hidden files: {shown}", file=sys.stderr)
     if not inputs:
         raise Ezp2pError("no image, video, PDF or DICOM file found in the inputs")
     return queue_and_send(args, [SendItem.file(path) for path in inputs], replace=args.replace)

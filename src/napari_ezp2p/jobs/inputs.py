@@ -41,15 +41,21 @@ DICOM_SUFFIXES = frozenset({".dcm", ".dicom", ".dic"})
 NOT_AN_INPUT = "not an image, video, PDF or DICOM file"
 
 
-def collect_inputs(paths: Iterable[Path]) -> list[Path]:
-    """Files as given, and every file inside folders (sorted, recursive)."""
+def collect_inputs(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
+    """Files as given, and every file inside folders (sorted, recursive); then the
+    hidden files left out of those folders (a name, or a folder's, starting with "."
+    below the folder given: ``.DS_Store``, an editor's or a sync tool's files)."""
     found: list[Path] = []
+    hidden: list[Path] = []
     for path in map(Path, paths):
-        if path.is_dir():
-            found += [p for p in sorted(path.rglob("*")) if p.is_file()]
-        else:
+        if not path.is_dir():
             found.append(path)
-    return found
+            continue
+        for inner in sorted(path.rglob("*")):
+            if inner.is_file():
+                parts = inner.relative_to(path).parts
+                (hidden if any(part.startswith(".") for part in parts) else found).append(inner)
+    return found, hidden
 
 
 @dataclass(frozen=True)
