@@ -26,6 +26,7 @@ from napari_ezp2p.net.query import find_studies, find_worklist
 from napari_ezp2p.net.store import store
 from tests.conftest import OUR_AE, free_port, start_storescp
 from tests.net.helpers import SETTINGS, fake_scp, sc_objects
+from tests.net.trickle import trickling_peer
 
 # ---------------------------------------------------------------------------------------
 # Verification
@@ -221,3 +222,21 @@ def test_an_a_abort_says_who_aborted_and_why(source, reason, described):
     session = Session(Destination("peer", "PEER", "127.0.0.1", 104), SETTINGS)
     session._pdu_recv(SimpleNamespace(pdu=pdu))
     assert session.peer_abort == described
+
+
+def test_a_peer_trickling_its_association_answer_is_an_association_timeout():
+    # a valid A-ASSOCIATE-AC, a byte a second: the ACSE timeout bounds the whole wait
+    settings = dataclasses.replace(SETTINGS, acse_timeout=3)
+    with trickling_peer() as dest:
+        start = time.perf_counter()
+        result = echo(dest, settings)
+        echo_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        report = store(sc_objects(1), dest, settings)
+        store_seconds = time.perf_counter() - start
+    assert not result.ok
+    assert "did not answer the association request within 3 s" in result.error
+    assert echo_seconds < 6
+    assert "did not answer the association request within 3 s" in report.error
+    assert [o.category for o in report.outcomes] == ["not sent"]
+    assert store_seconds < 6

@@ -17,6 +17,7 @@ happened; :meth:`Session.open` raises :class:`NetworkError`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import ssl
@@ -76,7 +77,8 @@ def make_ae(settings: NetworkSettings) -> AE:
     """Our application entity: AE title, implementation identity, PDU size, timeouts.
 
     The TCP connect is bounded by ``acse_timeout`` (it is part of establishing the
-    association).
+    association), and so is the wait for the answer to our request, to its last byte
+    (:meth:`Session._end_negotiation`).
     """
     ae = AE(ae_title=settings.ae_title)
     ae.implementation_class_uid = IMPLEMENTATION_CLASS_UID
@@ -96,6 +98,8 @@ class Session:
         self.dest = dest
         self.settings = settings
         self.connected = False
+        self.timed_out = False  # the ACSE timeout ended the negotiation
+        self._deadline: threading.Timer | None = None
         self.peer_abort = ""
         self.bytes_sent = 0
         self.on_bytes: Callable[[int], None] | None = None
@@ -119,9 +123,27 @@ class Session:
         sock = event.assoc.dul.socket.socket
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._deadline = threading.Timer(
+                self.settings.acse_timeout, self._end_negotiation, (event.assoc, sock)
+            )
+            self._deadline.daemon = True
+            self._deadline.start()
         if not logging.getLogger("pynetdicom").isEnabledFor(logging.INFO):
             for log_event, handler in _STANDARD_LOG_HANDLERS:
                 event.assoc.unbind(log_event, handler)
+
+    def _end_negotiation(self, assoc: Association, sock: socket.socket) -> None:
+        """Close the connection of an association still waiting for its A-ASSOCIATE-AC.
+
+        pynetdicom's ACSE timeout ends its wait for the AC, but its connection thread
+        reads a PDU to the end with no timeout: a peer sending the AC a byte at a time
+        would hold the association (and its abort) for as long as it likes.
+        """
+        if assoc.dul.state_machine.current_state != "Sta5":  # awaiting the AC or RJ
+            return
+        self.timed_out = True
+        with contextlib.suppress(OSError):  # already closed
+            sock.shutdown(socket.SHUT_RDWR)  # the connection thread's read returns
 
     def _acse_recv(self, event: evt.Event) -> None:
         if isinstance(event.primitive, A_P_ABORT) and not self.peer_abort:
@@ -163,15 +185,19 @@ class Session:
             raise NetworkError(
                 f"cannot connect to {where}: unknown host {self.dest.host!r} ({reason})"
             ) from None
-        assoc = ae.associate(
-            found[0][4][0],
-            self.dest.port,
-            contexts=contexts,
-            ae_title=self.dest.ae_title,
-            max_pdu=self.dest.max_pdu,
-            evt_handlers=handlers,
-            tls_args=tls_args,
-        )
+        try:
+            assoc = ae.associate(
+                found[0][4][0],
+                self.dest.port,
+                contexts=contexts,
+                ae_title=self.dest.ae_title,
+                max_pdu=self.dest.max_pdu,
+                evt_handlers=handlers,
+                tls_args=tls_args,
+            )
+        finally:
+            if self._deadline is not None:
+                self._deadline.cancel()
         self.assoc = assoc
         if not assoc.is_established:
             raise NetworkError(self._failure(assoc))
@@ -190,6 +216,8 @@ class Session:
             )
         if not self.connected:
             return f"cannot connect to {where}: {self._diagnose()}"
+        if self.timed_out:
+            return self._no_answer()
         if self.peer_abort.startswith("A-ABORT"):
             return (
                 f"{where} aborted the association request ({self.peer_abort}): it may not "
@@ -202,8 +230,11 @@ class Session:
             )
         if assoc.rejected_contexts and not assoc.accepted_contexts:
             return f"{where} accepted none of the presentation contexts we proposed"
+        return self._no_answer()
+
+    def _no_answer(self) -> str:
         return (
-            f"{where} did not answer the association request within "
+            f"{name_of(self.dest)} did not answer the association request within "
             f"{self.settings.acse_timeout:g} s"
         )
 
