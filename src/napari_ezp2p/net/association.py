@@ -40,6 +40,7 @@ from pynetdicom._handlers import (
     standard_pdu_sent_handler,
 )
 from pynetdicom.association import Association
+from pynetdicom.dimse_messages import C_STORE_RQ
 from pynetdicom.pdu import A_ABORT_RQ
 from pynetdicom.pdu_primitives import A_P_ABORT
 from pynetdicom.presentation import PresentationContext
@@ -62,6 +63,9 @@ _STANDARD_LOG_HANDLERS = (
     (evt.EVT_PDU_RECV, standard_pdu_recv_handler),
     (evt.EVT_PDU_SENT, standard_pdu_sent_handler),
 )
+
+
+_CONNECTION_LOST = "the connection was lost (A-P-ABORT)"
 
 
 class NetworkError(Ezp2pError):
@@ -101,14 +105,21 @@ class Session:
         self.timed_out = False  # the ACSE timeout ended the negotiation
         self._deadline: threading.Timer | None = None
         self.peer_abort = ""
+        self.answers = 0  # DIMSE responses received on this association
+        self.storing = ""  # the SOP Instance UID of the last C-STORE request sent
         self.bytes_sent = 0
         self.on_bytes: Callable[[int], None] | None = None
         self.assoc: Association | None = None
         self.keep_identifiers = False
         self.identifiers: list[tuple[bytes, UID]] = []  # raw C-FIND-RSP data sets, in order
 
+    def _dimse_sent(self, event: evt.Event) -> None:
+        if isinstance(event.message, C_STORE_RQ):
+            self.storing = str(event.message.command_set.AffectedSOPInstanceUID)
+
     def _dimse_recv(self, event: evt.Event) -> None:
         message = event.message
+        self.answers += 1  # the peer sends no requests on our associations
         raw = message.data_set.getvalue() if message.data_set is not None else b""
         if self.keep_identifiers and raw:
             syntax = next(
@@ -147,7 +158,15 @@ class Session:
 
     def _acse_recv(self, event: evt.Event) -> None:
         if isinstance(event.primitive, A_P_ABORT) and not self.peer_abort:
-            self.peer_abort = "the connection was lost (A-P-ABORT)"
+            self.peer_abort = _CONNECTION_LOST
+
+    def ended_by_peer(self) -> str:
+        """How the peer ended the association ("" when it did not, as far as we know): its
+        A-ABORT, or the connection lost (an A-P-ABORT our caller has not read yet)."""
+        lost = self.assoc is not None and self.assoc.acse.is_aborted("a-p-abort")
+        if lost and not self.peer_abort:
+            self.peer_abort = _CONNECTION_LOST
+        return self.peer_abort
 
     def _pdu_recv(self, event: evt.Event) -> None:
         pdu = event.pdu
@@ -175,6 +194,7 @@ class Session:
             (evt.EVT_ACSE_RECV, self._acse_recv),
             (evt.EVT_PDU_RECV, self._pdu_recv),
             (evt.EVT_DIMSE_RECV, self._dimse_recv),
+            (evt.EVT_DIMSE_SENT, self._dimse_sent),
             (evt.EVT_DATA_SENT, self._data_sent),
         ]
         where = name_of(self.dest)
@@ -374,13 +394,22 @@ def echo(dest: Destination, settings: NetworkSettings) -> EchoResult:
 def no_response(
     session: Session, dest: Destination, settings: NetworkSettings, waited: float
 ) -> str:
-    """Why a request got no response after ``waited`` seconds."""
+    """Why a request got no response after ``waited`` seconds: what the peer did, and the
+    object it was receiving. Our AE title is named only when the request was the first of
+    the association (a peer that does not know it may abort there, as Orthanc does)."""
     where = name_of(dest)
-    hint = f"does it accept our AE title {settings.ae_title!r} and this kind of object?"
-    if session.peer_abort:
-        return f"{where} aborted the association ({session.peer_abort}): {hint}"
+    receiving = f" while receiving {session.storing}" if session.storing else ""
+    hint = (
+        ""
+        if session.answers
+        else f"; the first request of the association: does it know our AE title "
+        f"{settings.ae_title!r}?"
+    )
+    ended = session.ended_by_peer()
+    if ended:
+        return f"{where} aborted the association{receiving} ({ended}){hint}"
     if waited < settings.dimse_timeout * 0.9:
-        return f"{where} closed the association without answering: {hint}"
+        return f"{where} closed the association{receiving} without answering{hint}"
     return (
         f"{where} did not answer within {settings.dimse_timeout:g} s (DIMSE timeout): "
         "association aborted"
