@@ -11,6 +11,7 @@ import threading
 import time
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from pydicom.uid import ExplicitVRLittleEndian
 from pynetdicom import _config, evt
@@ -19,13 +20,18 @@ from pynetdicom.dimse_primitives import C_ECHO
 from pynetdicom.pdu import A_ABORT_RQ
 from pynetdicom.sop_class import Verification
 
+from napari_ezp2p.core.convert import convert_images
 from napari_ezp2p.core.identity import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
+from napari_ezp2p.core.image import SourceImage
+from napari_ezp2p.core.metadata import Metadata
+from napari_ezp2p.core.transfer import transfer_syntax
 from napari_ezp2p.net.association import Session, contexts_for, echo, release
 from napari_ezp2p.net.destination import Destination
 from napari_ezp2p.net.query import find_studies, find_worklist
 from napari_ezp2p.net.store import store
 from tests.conftest import OUR_AE, free_port, start_storescp
 from tests.net.helpers import SETTINGS, fake_scp, sc_objects
+from tests.net.trickle import trickling_peer
 
 # ---------------------------------------------------------------------------------------
 # Verification
@@ -200,8 +206,40 @@ def test_abort_during_store_is_reported(tmp_path):
     finally:
         scp.peer.stop()
     assert [o.category for o in report.outcomes] == ["failure", "not sent"]
+    first = report.outcomes[0]
+    assert first.message == (
+        f"storescp ({scp.destination.address}) aborted the association while receiving "
+        f"{first.sop_instance_uid} (A-ABORT, source: DUL service-user); the first request "
+        f"of the association: does it know our AE title '{OUR_AE}'?"
+    )
+
+
+def test_an_abort_after_a_stored_object_names_the_object_not_our_ae_title(storescp, tmp_path):
+    # storescp aborts on a data set fragment of odd length (a file with one byte too many)
+    good, bad = tmp_path / "good.dcm", tmp_path / "odd.dcm"
+    first, second = sc_objects(2)
+    first.save_as(good, enforce_file_format=True)
+    second.save_as(bad, enforce_file_format=True)
+    bad.write_bytes(bad.read_bytes() + b"\x00")
+    report = store([good, bad], storescp.destination, SETTINGS)
+    assert [o.category for o in report.outcomes] == ["success", "failure"]
+    assert report.outcomes[1].message == (
+        f"storescp ({storescp.destination.address}) aborted the association while "
+        f"receiving {second.SOPInstanceUID} (A-ABORT, source: DUL service-user)"
+    )
+    assert len(storescp.received()) == 1
+
+
+def test_orthanc_refusing_us_while_a_large_object_is_sent_names_our_ae_title(orthanc):
+    # Orthanc aborts at the command set: the connection is gone while data is still sent
+    server = orthanc(DicomModalities={}, DicomAlwaysAllowStore=False)
+    pixels = np.random.default_rng(1).integers(0, 255, (2000, 2000), dtype=np.uint8)
+    images = [SourceImage.from_array(pixels)]
+    (large,) = convert_images(images, Metadata(patient_id="P1"), transfer_syntax("explicit-le"))
+    report = store([large], server.destination, SETTINGS)
     message = report.outcomes[0].message
-    assert "aborted the association (A-ABORT, source: DUL service-user)" in message
+    assert f"aborted the association while receiving {large.SOPInstanceUID} (" in message
+    assert f"does it know our AE title '{OUR_AE}'?" in message
 
 
 @pytest.mark.parametrize(
@@ -221,3 +259,21 @@ def test_an_a_abort_says_who_aborted_and_why(source, reason, described):
     session = Session(Destination("peer", "PEER", "127.0.0.1", 104), SETTINGS)
     session._pdu_recv(SimpleNamespace(pdu=pdu))
     assert session.peer_abort == described
+
+
+def test_a_peer_trickling_its_association_answer_is_an_association_timeout():
+    # a valid A-ASSOCIATE-AC, a byte a second: the ACSE timeout bounds the whole wait
+    settings = dataclasses.replace(SETTINGS, acse_timeout=3)
+    with trickling_peer() as dest:
+        start = time.perf_counter()
+        result = echo(dest, settings)
+        echo_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        report = store(sc_objects(1), dest, settings)
+        store_seconds = time.perf_counter() - start
+    assert not result.ok
+    assert "did not answer the association request within 3 s" in result.error
+    assert echo_seconds < 6
+    assert "did not answer the association request within 3 s" in report.error
+    assert [o.category for o in report.outcomes] == ["not sent"]
+    assert store_seconds < 6

@@ -6,6 +6,7 @@ from datetime import datetime
 
 import numpy as np
 import pytest
+from pydicom.encaps import encapsulate, generate_frames
 from pydicom.uid import (
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
@@ -18,8 +19,9 @@ from napari_ezp2p.core.convert import convert_images
 from napari_ezp2p.core.image import SourceImage
 from napari_ezp2p.core.metadata import Metadata
 from napari_ezp2p.core.transfer import transfer_syntax
+from napari_ezp2p.net.store import store
 from napari_ezp2p.net.transcode import TranscodeError, transcode
-from tests.net.helpers import COLUMNS, ROWS, grey8, sc_objects
+from tests.net.helpers import COLUMNS, ROWS, SETTINGS, fake_scp, grey8, sc_objects
 
 
 def _one(array: np.ndarray, ts: str):
@@ -82,3 +84,58 @@ def test_never_into_a_lossy_syntax():
 def test_same_syntax_is_the_same_object():
     ds = sc_objects(1, "jpeg-ls")[0]
     assert transcode(ds, ds.file_meta.TransferSyntaxUID) is ds
+
+
+def _item(value: bytes) -> bytes:
+    return b"\xfe\xff\x00\xe0" + len(value).to_bytes(4, "little") + value
+
+
+_SEQUENCE_END = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+
+
+def _broken(ts: str, frames: int, pixel_data: bytes):
+    ds = sc_objects(1, ts)[0]
+    ds.NumberOfFrames = frames
+    ds.PixelData = pixel_data
+    ds["PixelData"].is_undefined_length = True
+    return ds
+
+
+def _fragments(ds) -> bytes:
+    return encapsulate(list(generate_frames(ds.PixelData, number_of_frames=1)))
+
+
+@pytest.mark.parametrize("ts", ["rle", "jpeg-ls", "jpeg-baseline"])
+def test_fewer_fragments_than_frames_says_what_could_not_be_decoded(ts):
+    ds = _broken(ts, 2, _fragments(sc_objects(1, ts)[0]))  # one frame, two declared
+    with pytest.raises(TranscodeError) as raised:
+        transcode(ds, ExplicitVRLittleEndian)
+    assert str(raised.value) == (
+        f"cannot decode the pixel data of {ds.SOPInstanceUID} "
+        f"({ds.file_meta.TransferSyntaxUID.name}): it holds fewer frames than its "
+        "Number of Frames (2)"
+    )
+
+
+def test_an_empty_fragment_says_what_could_not_be_decoded_in_one_line():
+    ds = _broken("rle", 1, _item(b"") + _item(b"") + _SEQUENCE_END)
+    with pytest.raises(TranscodeError) as raised:
+        transcode(ds, ExplicitVRLittleEndian)
+    message = str(raised.value)
+    assert message.startswith(
+        f"cannot decode the pixel data of {ds.SOPInstanceUID} (RLE Lossless): "
+    )
+    assert "\n" not in message and "RLE" in message.split(": ", 1)[1]
+
+
+def test_an_object_that_cannot_be_decoded_fails_alone():
+    # the peer takes native syntaxes only: the RLE objects are transcoded, one cannot be
+    good, bad, last = sc_objects(3, "rle")
+    bad.NumberOfFrames = 2
+    with fake_scp() as scp:
+        report = store([good, bad, last], scp.destination, SETTINGS)
+    assert report.outcomes[0].category == "success"
+    assert report.outcomes[1].category == "failure"
+    assert report.outcomes[1].message.startswith(
+        f"cannot decode the pixel data of {bad.SOPInstanceUID} (RLE Lossless): "
+    )

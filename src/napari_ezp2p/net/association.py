@@ -17,6 +17,7 @@ happened; :meth:`Session.open` raises :class:`NetworkError`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import ssl
@@ -39,6 +40,7 @@ from pynetdicom._handlers import (
     standard_pdu_sent_handler,
 )
 from pynetdicom.association import Association
+from pynetdicom.dimse_messages import C_STORE_RQ
 from pynetdicom.pdu import A_ABORT_RQ
 from pynetdicom.pdu_primitives import A_P_ABORT
 from pynetdicom.presentation import PresentationContext
@@ -63,6 +65,9 @@ _STANDARD_LOG_HANDLERS = (
 )
 
 
+_CONNECTION_LOST = "the connection was lost (A-P-ABORT)"
+
+
 class NetworkError(Ezp2pError):
     """An association that could not be made or was lost (the message says how and why)."""
 
@@ -76,7 +81,8 @@ def make_ae(settings: NetworkSettings) -> AE:
     """Our application entity: AE title, implementation identity, PDU size, timeouts.
 
     The TCP connect is bounded by ``acse_timeout`` (it is part of establishing the
-    association).
+    association), and so is the wait for the answer to our request, to its last byte
+    (:meth:`Session._end_negotiation`).
     """
     ae = AE(ae_title=settings.ae_title)
     ae.implementation_class_uid = IMPLEMENTATION_CLASS_UID
@@ -96,15 +102,24 @@ class Session:
         self.dest = dest
         self.settings = settings
         self.connected = False
+        self.timed_out = False  # the ACSE timeout ended the negotiation
+        self._deadline: threading.Timer | None = None
         self.peer_abort = ""
+        self.answers = 0  # DIMSE responses received on this association
+        self.storing = ""  # the SOP Instance UID of the last C-STORE request sent
         self.bytes_sent = 0
         self.on_bytes: Callable[[int], None] | None = None
         self.assoc: Association | None = None
         self.keep_identifiers = False
         self.identifiers: list[tuple[bytes, UID]] = []  # raw C-FIND-RSP data sets, in order
 
+    def _dimse_sent(self, event: evt.Event) -> None:
+        if isinstance(event.message, C_STORE_RQ):
+            self.storing = str(event.message.command_set.AffectedSOPInstanceUID)
+
     def _dimse_recv(self, event: evt.Event) -> None:
         message = event.message
+        self.answers += 1  # the peer sends no requests on our associations
         raw = message.data_set.getvalue() if message.data_set is not None else b""
         if self.keep_identifiers and raw:
             syntax = next(
@@ -119,13 +134,39 @@ class Session:
         sock = event.assoc.dul.socket.socket
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._deadline = threading.Timer(
+                self.settings.acse_timeout, self._end_negotiation, (event.assoc, sock)
+            )
+            self._deadline.daemon = True
+            self._deadline.start()
         if not logging.getLogger("pynetdicom").isEnabledFor(logging.INFO):
             for log_event, handler in _STANDARD_LOG_HANDLERS:
                 event.assoc.unbind(log_event, handler)
 
+    def _end_negotiation(self, assoc: Association, sock: socket.socket) -> None:
+        """Close the connection of an association still waiting for its A-ASSOCIATE-AC.
+
+        pynetdicom's ACSE timeout ends its wait for the AC, but its connection thread
+        reads a PDU to the end with no timeout: a peer sending the AC a byte at a time
+        would hold the association (and its abort) for as long as it likes.
+        """
+        if assoc.dul.state_machine.current_state != "Sta5":  # awaiting the AC or RJ
+            return
+        self.timed_out = True
+        with contextlib.suppress(OSError):  # already closed
+            sock.shutdown(socket.SHUT_RDWR)  # the connection thread's read returns
+
     def _acse_recv(self, event: evt.Event) -> None:
         if isinstance(event.primitive, A_P_ABORT) and not self.peer_abort:
-            self.peer_abort = "the connection was lost (A-P-ABORT)"
+            self.peer_abort = _CONNECTION_LOST
+
+    def ended_by_peer(self) -> str:
+        """How the peer ended the association ("" when it did not, as far as we know): its
+        A-ABORT, or the connection lost (an A-P-ABORT our caller has not read yet)."""
+        lost = self.assoc is not None and self.assoc.acse.is_aborted("a-p-abort")
+        if lost and not self.peer_abort:
+            self.peer_abort = _CONNECTION_LOST
+        return self.peer_abort
 
     def _pdu_recv(self, event: evt.Event) -> None:
         pdu = event.pdu
@@ -153,6 +194,7 @@ class Session:
             (evt.EVT_ACSE_RECV, self._acse_recv),
             (evt.EVT_PDU_RECV, self._pdu_recv),
             (evt.EVT_DIMSE_RECV, self._dimse_recv),
+            (evt.EVT_DIMSE_SENT, self._dimse_sent),
             (evt.EVT_DATA_SENT, self._data_sent),
         ]
         where = name_of(self.dest)
@@ -163,15 +205,19 @@ class Session:
             raise NetworkError(
                 f"cannot connect to {where}: unknown host {self.dest.host!r} ({reason})"
             ) from None
-        assoc = ae.associate(
-            found[0][4][0],
-            self.dest.port,
-            contexts=contexts,
-            ae_title=self.dest.ae_title,
-            max_pdu=self.dest.max_pdu,
-            evt_handlers=handlers,
-            tls_args=tls_args,
-        )
+        try:
+            assoc = ae.associate(
+                found[0][4][0],
+                self.dest.port,
+                contexts=contexts,
+                ae_title=self.dest.ae_title,
+                max_pdu=self.dest.max_pdu,
+                evt_handlers=handlers,
+                tls_args=tls_args,
+            )
+        finally:
+            if self._deadline is not None:
+                self._deadline.cancel()
         self.assoc = assoc
         if not assoc.is_established:
             raise NetworkError(self._failure(assoc))
@@ -190,6 +236,8 @@ class Session:
             )
         if not self.connected:
             return f"cannot connect to {where}: {self._diagnose()}"
+        if self.timed_out:
+            return self._no_answer()
         if self.peer_abort.startswith("A-ABORT"):
             return (
                 f"{where} aborted the association request ({self.peer_abort}): it may not "
@@ -202,8 +250,11 @@ class Session:
             )
         if assoc.rejected_contexts and not assoc.accepted_contexts:
             return f"{where} accepted none of the presentation contexts we proposed"
+        return self._no_answer()
+
+    def _no_answer(self) -> str:
         return (
-            f"{where} did not answer the association request within "
+            f"{name_of(self.dest)} did not answer the association request within "
             f"{self.settings.acse_timeout:g} s"
         )
 
@@ -343,13 +394,22 @@ def echo(dest: Destination, settings: NetworkSettings) -> EchoResult:
 def no_response(
     session: Session, dest: Destination, settings: NetworkSettings, waited: float
 ) -> str:
-    """Why a request got no response after ``waited`` seconds."""
+    """Why a request got no response after ``waited`` seconds: what the peer did, and the
+    object it was receiving. Our AE title is named only when the request was the first of
+    the association (a peer that does not know it may abort there, as Orthanc does)."""
     where = name_of(dest)
-    hint = f"does it accept our AE title {settings.ae_title!r} and this kind of object?"
-    if session.peer_abort:
-        return f"{where} aborted the association ({session.peer_abort}): {hint}"
+    receiving = f" while receiving {session.storing}" if session.storing else ""
+    hint = (
+        ""
+        if session.answers
+        else f"; the first request of the association: does it know our AE title "
+        f"{settings.ae_title!r}?"
+    )
+    ended = session.ended_by_peer()
+    if ended:
+        return f"{where} aborted the association{receiving} ({ended}){hint}"
     if waited < settings.dimse_timeout * 0.9:
-        return f"{where} closed the association without answering: {hint}"
+        return f"{where} closed the association{receiving} without answering{hint}"
     return (
         f"{where} did not answer within {settings.dimse_timeout:g} s (DIMSE timeout): "
         "association aborted"

@@ -17,14 +17,12 @@ from os import PathLike, fspath
 from pathlib import Path
 
 import pydicom
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.filereader import read_file_meta_info
 from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom import build_context
 from pynetdicom.association import Association
-from pynetdicom.dimse_primitives import C_STORE
-from pynetdicom.dsutils import split_dataset
 from pynetdicom.presentation import PresentationContext
 from pynetdicom.status import (
     STATUS_SUCCESS,
@@ -37,6 +35,7 @@ from ..core.errors import Ezp2pError
 from ..core.transfer import transfer_syntax
 from .association import NetworkError, Session, no_response, release
 from .destination import Destination, NetworkSettings
+from .filestream import send_file
 from .transcode import is_lossless, transcode
 
 log = logging.getLogger(__name__)
@@ -430,7 +429,10 @@ def _send_one(
         return outcome(FAILURE, None, no_response(session, dest, settings, 0.0))
     sent = time.perf_counter()
     try:
-        rsp = assoc.send_c_store(ds) if ds is not None else _send_file(assoc, item)
+        if ds is not None:
+            rsp = assoc.send_c_store(ds)
+        else:
+            rsp = send_file(assoc, item.source, item.sop_class, item.sop_instance, item.syntax)
     except (ValueError, TypeError, AttributeError, RuntimeError, OSError) as error:
         return outcome(FAILURE, None, f"cannot send: {error}")
     status = rsp.get("Status")
@@ -441,35 +443,6 @@ def _send_one(
     comment = rsp.get("ErrorComment")
     message = f"0x{status:04X} {text}" + (f": {comment}" if comment else "")
     return outcome(category, int(status), message, str(target))
-
-
-def _send_file(assoc: Association, item: _Item) -> Dataset:
-    """``send_c_store`` of a file's encoded dataset as it is: pynetdicom reads it from the
-    file in PDU-sized pieces, never decoding it nor holding it whole.
-
-    pynetdicom streams a path only while its process-wide ``STORE_SEND_CHUNKED_DATASET``
-    is set; here ``send_c_store`` gets a stand-in holding the file's UIDs and syntax (the
-    context and the command set come from it), and this association's DIMSE layer sends
-    the file's dataset in its place (``C_STORE._dataset_path``, as pynetdicom does).
-    """
-    _, offset = split_dataset(item.source)
-    stand_in = Dataset()
-    stand_in.SOPClassUID, stand_in.SOPInstanceUID = item.sop_class, item.sop_instance
-    stand_in.file_meta = FileMetaDataset()
-    stand_in.file_meta.TransferSyntaxUID = item.syntax
-    dimse = assoc.dimse
-    send_msg = dimse.send_msg
-
-    def from_the_file(primitive: C_STORE, context_id: int) -> None:
-        primitive.DataSet = None
-        primitive._dataset_path = (item.source, offset)
-        send_msg(primitive, context_id)
-
-    dimse.send_msg = from_the_file  # type: ignore[method-assign]
-    try:
-        return assoc.send_c_store(stand_in)
-    finally:
-        dimse.send_msg = send_msg  # type: ignore[method-assign]
 
 
 def _storage_status(code: int) -> tuple[str, str]:

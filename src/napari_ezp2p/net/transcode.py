@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 from pydicom.dataset import Dataset
@@ -55,7 +57,8 @@ def transcode(ds: Dataset, target: UID | str) -> Dataset:
             out.add(copy.deepcopy(element))
     out.file_meta = copy.deepcopy(ds.file_meta)
     try:
-        image = _source_image(ds)
+        with _decoding(ds):
+            image = _source_image(ds)
         if image is not None:
             photometric = ds.get("PhotometricInterpretation")
             set_pixel_data(
@@ -71,7 +74,8 @@ def transcode(ds: Dataset, target: UID | str) -> Dataset:
         elif "PixelData" not in ds or not target.is_compressed:
             out = copy.deepcopy(ds)
             if source.is_compressed:
-                out.decompress(generate_instance_uid=False)
+                with _decoding(ds):
+                    out.decompress(generate_instance_uid=False)
             elif source.is_little_endian != target.is_little_endian and "PixelData" in ds:
                 raise TranscodeError(f"{ds.SOPInstanceUID}: cannot swap the byte order")
             out.file_meta.TransferSyntaxUID = target
@@ -86,6 +90,27 @@ def transcode(ds: Dataset, target: UID | str) -> Dataset:
         ) from None
     out.file_meta.TransferSyntaxUID = target
     return out
+
+
+@contextmanager
+def _decoding(ds: Dataset) -> Iterator[None]:
+    """Turn whatever a pixel data decoder raises into a TranscodeError naming the object,
+    its syntax and, in one line, why (pydicom gives one line per decoder it tried)."""
+    try:
+        yield
+    except StopIteration:  # pydicom's frame generator ran out of fragments
+        frames = ds.get("NumberOfFrames", 1)
+        reason = f"it holds fewer frames than its Number of Frames ({frames})"
+    except Exception as error:  # noqa: BLE001 - each decoder plugin raises its own
+        lines = (line.strip().rstrip(":") for line in str(error).splitlines())
+        reason = "; ".join(line for line in lines if line)
+        reason = reason or type(error).__name__
+    else:
+        return
+    syntax = ds.file_meta.TransferSyntaxUID
+    raise TranscodeError(
+        f"cannot decode the pixel data of {ds.SOPInstanceUID} ({syntax.name}): {reason}"
+    )
 
 
 def _source_image(ds: Dataset) -> SourceImage | None:
