@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,6 +11,7 @@ from datetime import datetime
 import numpy as np
 from pydicom.dataset import Dataset
 from pynetdicom import AE, AllStoragePresentationContexts, evt
+from pynetdicom.dimse_messages import C_STORE_RSP
 from pynetdicom.sop_class import (
     ModalityWorklistInformationFind,
     StudyRootQueryRetrieveInformationModelFind,
@@ -62,11 +63,13 @@ def fake_scp(
     ssl_context=None,
     maximum_associations: int = 10,
     on_request: Callable[[int], None] | None = None,
+    abort_after: Collection[int] = (),
 ) -> Iterator[FakeScp]:
     """An SCP for Verification, every Storage class, Study Root and Worklist FIND.
 
     ``store_status(n, ds)`` gives the status of the n-th C-STORE (0-based) and may sleep;
-    ``on_request(n)`` is called before the n-th association (0-based) is answered.
+    ``on_request(n)`` is called before the n-th association (0-based) is answered; the
+    SCP aborts the association just after answering the n-th C-STORE, n in ``abort_after``.
     """
     ae = AE(ae_title=ae_title)
     ae.maximum_associations = maximum_associations
@@ -99,7 +102,17 @@ def fake_scp(
             number = len(state.stored)
             state.stored.append(ds.SOPInstanceUID)
             state.stored_on.append(id(event.assoc))
+            answering[id(event.assoc)] = number
         return store_status(number, ds) if store_status else 0
+
+    answering: dict[int, int] = {}  # the C-STORE each association is answering
+
+    def on_sent(event):
+        if isinstance(event.message, C_STORE_RSP):
+            with lock:
+                number = answering.pop(id(event.assoc), None)
+            if number in abort_after:  # once the response is on its way (sent is queued)
+                threading.Timer(0.2, event.assoc.abort).start()
 
     def on_find(event):
         for answer in find_answers or []:
@@ -110,6 +123,7 @@ def fake_scp(
         (evt.EVT_C_STORE, on_store),
         (evt.EVT_C_FIND, on_find),
         (evt.EVT_ABORTED, lambda event: state.aborted.set()),
+        (evt.EVT_DIMSE_SENT, on_sent),
     ]
     server = ae.start_server(
         ("127.0.0.1", 0), block=False, evt_handlers=handlers, ssl_context=ssl_context

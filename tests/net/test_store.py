@@ -15,15 +15,15 @@ from pynetdicom import _config
 
 from napari_ezp2p.core.transfer import TRANSFER_SYNTAXES
 from napari_ezp2p.net.destination import Destination
-from napari_ezp2p.net.store import (
+from napari_ezp2p.net.store import StoreFile, _storage_status, store
+from napari_ezp2p.net.transfer import (
     FAILURE,
+    MAX_FRUITLESS,
     NOT_SENT,
+    REJECTED,
     SUCCESS,
     WARNING,
-    StoreFile,
     StoreProgress,
-    _storage_status,
-    store,
 )
 from tests.conftest import free_port
 from tests.net.helpers import SETTINGS, fake_scp, grey8, sc_objects
@@ -152,22 +152,22 @@ def test_the_transfer_does_not_wait_for_associations_still_being_answered():
     assert len(seen) == reported
 
 
-def test_a_failure_on_one_association_stops_the_others():
+def test_a_failure_on_one_association_fails_that_object_only():
     def third_fails(number: int, ds) -> int:
         time.sleep(0.05)
         return 0xA700 if number == 2 else 0
 
+    objects = sc_objects(12)
     with fake_scp(third_fails) as scp:
         dest = dataclasses.replace(scp.destination, associations=3)
-        report = store(sc_objects(12), dest, SETTINGS)
+        report = store(objects, dest, SETTINGS)
     categories = [o.category for o in report.outcomes]
-    assert categories.count(FAILURE) == 1
+    assert categories.count(FAILURE) == 1 and categories.count(SUCCESS) == 11
     (failed,) = [o for o in report.outcomes if o.category == FAILURE]
     assert report.error == failed.message and "0xA700" in failed.message
-    not_sent = [o for o in report.outcomes if o.category == NOT_SENT]
-    assert len(not_sent) >= 12 - 6  # the others finish the object in hand, no more
-    assert all(f"stopped when {failed.sop_instance_uid} failed" in o.message for o in not_sent)
-    assert len(scp.stored) == 12 - len(not_sent)
+    # every object was offered once; the aborted association was replaced by a fresh one
+    assert sorted(scp.stored) == sorted(ds.SOPInstanceUID for ds in objects)
+    assert len(scp.requests) == 4
 
 
 def test_orthanc_stores_from_several_associations(orthanc):
@@ -195,17 +195,50 @@ def test_unreachable_destination_reports_every_object_not_sent():
 # Status handling, against a pynetdicom SCP
 
 
-def test_failure_status_aborts_and_leaves_the_rest_not_sent():
+def test_failure_status_aborts_its_association_and_the_rest_goes_over_a_fresh_one():
     objects = sc_objects(4)
     with fake_scp(lambda n, ds: 0xA700 if n == 1 else 0) as scp:
         report = store(objects, scp.destination, SETTINGS)
         assert scp.aborted.wait(5), "the association was not aborted"
-    assert [o.category for o in report.outcomes] == ["success", "failure", "not sent", "not sent"]
+    assert [o.category for o in report.outcomes] == [SUCCESS, FAILURE, SUCCESS, SUCCESS]
     assert report.outcomes[1].status == 0xA700
     assert "Out of Resources" in report.outcomes[1].message
     assert report.error == report.outcomes[1].message
-    assert scp.stored == [o.SOPInstanceUID for o in objects[:2]]
+    assert scp.stored == [o.SOPInstanceUID for o in objects]
+    assert len(scp.requests) == 2 and len(set(scp.stored_on)) == 2
     assert not report.ok
+
+
+def test_a_peer_that_fails_one_object_and_aborts_gets_the_rest_over_a_fresh_association():
+    objects = sc_objects(6)
+    with fake_scp(lambda n, ds: 0xC123 if n == 2 else 0, abort_after={2}) as scp:
+        report = store(objects, scp.destination, SETTINGS)
+    assert [o.category for o in report.outcomes] == [SUCCESS] * 2 + [REJECTED] + [SUCCESS] * 3
+    assert report.outcomes[2].status == 0xC123
+    assert "0xC123 Cannot Understand" in report.outcomes[2].message
+    assert scp.stored == [ds.SOPInstanceUID for ds in objects]
+    first, fresh = scp.stored_on[0], scp.stored_on[3]
+    assert scp.stored_on == [first] * 3 + [fresh] * 3 and fresh != first
+
+
+def test_a_peer_that_aborts_every_association_is_given_up_on():
+    objects = sc_objects(8)
+    with fake_scp(lambda n, ds: 0xA700, abort_after=range(100)) as scp:
+        report = store(objects, scp.destination, SETTINGS)
+    categories = [o.category for o in report.outcomes]
+    assert categories == [FAILURE] * MAX_FRUITLESS + [NOT_SENT] * (8 - MAX_FRUITLESS)
+    assert len(scp.requests) == MAX_FRUITLESS
+    assert f"{MAX_FRUITLESS} associations in a row stored nothing" in report.error
+    assert "0xA700" in report.error
+    assert all(report.error in o.message for o in report.outcomes[MAX_FRUITLESS:])
+
+
+def test_refusals_for_good_do_not_make_the_transfer_give_up():
+    objects = sc_objects(6)
+    with fake_scp(lambda n, ds: 0xA900 if n < 5 else 0) as scp:
+        report = store(objects, scp.destination, SETTINGS)
+    assert [o.category for o in report.outcomes] == [REJECTED] * 5 + [SUCCESS]
+    assert len(scp.requests) == 6  # each refusal ended its association, as we abort it
 
 
 @pytest.mark.parametrize(
@@ -235,10 +268,13 @@ def test_warning_status_is_recorded_and_the_transfer_goes_on(status, text):
         (0xB000, WARNING, "Coercion of Data Elements"),
         (0xB007, WARNING, "Data Set Does Not Match SOP Class"),
         (0xB123, WARNING, "Warning"),  # an unknown 0xBxxx code is still a warning
-        (0x0122, FAILURE, "Refused: SOP Class Not Supported"),
-        (0xA700, FAILURE, "Refused: Out of Resources"),
-        (0xA7FF, FAILURE, "Refused: Out of Resources"),
-        (0xC123, FAILURE, "Cannot Understand"),
+        (0x0122, REJECTED, "Refused: SOP Class Not Supported"),
+        (0xA700, FAILURE, "Refused: Out of Resources"),  # may be taken later
+        (0x0213, FAILURE, "Resource Limitation"),
+        (0xA7FF, REJECTED, "Refused: Out of Resources"),
+        (0xA900, REJECTED, "Data Set Does Not Match SOP Class"),
+        (0xC000, REJECTED, "Cannot Understand"),
+        (0xC123, REJECTED, "Cannot Understand"),
         (0xFE00, FAILURE, "Cancel"),
         (0xFF00, FAILURE, "Pending"),  # no C-STORE is pending: the peer is wrong
         (0x1234, FAILURE, "Unknown"),
@@ -260,8 +296,9 @@ def test_no_answer_is_a_timeout_not_a_hang():
         report = store(sc_objects(2), scp.destination, settings)
         took = time.perf_counter() - start
     assert took < 2.5
-    assert [o.category for o in report.outcomes] == ["failure", "not sent"]
-    assert "did not answer within 0.5 s" in report.outcomes[0].message
+    # each timed out, over an association of its own (pynetdicom aborts at the timeout)
+    assert [o.category for o in report.outcomes] == [FAILURE, FAILURE]
+    assert all("did not answer within 0.5 s" in o.message for o in report.outcomes)
 
 
 # ---------------------------------------------------------------------------------------
@@ -289,10 +326,12 @@ def test_orthanc_narrowed_to_native_gets_jpeg_ls_as_explicit_le(orthanc):
 
 def test_orthanc_that_does_not_know_us_refuses_everything(orthanc):
     server = orthanc(DicomModalities={}, DicomAlwaysAllowStore=False)
-    report = store(sc_objects(2), server.destination, SETTINGS)
+    report = store(sc_objects(MAX_FRUITLESS + 2), server.destination, SETTINGS)
     assert not report.ok
-    # Orthanc accepts the association, then aborts it at the first C-STORE
-    assert [o.category for o in report.outcomes] == ["failure", "not sent"]
+    # Orthanc accepts each association, then aborts it at the first C-STORE; the
+    # transfer gives up after MAX_FRUITLESS of them
+    categories = [o.category for o in report.outcomes]
+    assert categories == [FAILURE] * MAX_FRUITLESS + [NOT_SENT] * 2
     assert "orthanc (ORTHANC@127.0.0.1" in report.error
     assert "aborted the association" in report.error
     assert "our AE title 'EZP2P'" in report.error
@@ -303,27 +342,30 @@ def test_orthanc_that_does_not_know_us_refuses_everything(orthanc):
 # Objects that cannot go
 
 
-def test_an_unreadable_file_is_a_failure_and_the_others_go(storescp, tmp_path):
+def test_an_unreadable_file_is_rejected_and_the_others_go(storescp, tmp_path):
     good = tmp_path / "good.dcm"
     sc_objects(1)[0].save_as(good, enforce_file_format=True)
     bad = tmp_path / "bad.dcm"
     bad.write_bytes(b"not DICOM")
     report = store([bad, good], storescp.destination, SETTINGS)
-    assert [o.category for o in report.outcomes] == ["failure", "success"]
+    assert [o.category for o in report.outcomes] == [REJECTED, SUCCESS]
     assert str(bad) in report.outcomes[0].message
     assert not report.ok
     assert len(storescp.received()) == 1
 
 
-def test_a_sop_class_the_peer_refuses_is_a_failure(storescp):
-    sc, ct = sc_objects(2)
+def test_a_sop_class_the_peer_refuses_is_rejected_and_the_others_go(storescp):
+    ct, sc, other = sc_objects(3)
     ct.SOPClassUID = ct.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
-    report = store([sc, ct], storescp.destination, SETTINGS)
-    assert [o.category for o in report.outcomes] == ["success", "failure"]
+    report = store([ct, sc, other], storescp.destination, SETTINGS)
+    assert [o.category for o in report.outcomes] == [REJECTED, SUCCESS, SUCCESS]
     assert "accepted no presentation context for CT Image Storage" in report.error
+    assert len(storescp.received()) == 2
     only_ct = store([ct], storescp.destination, SETTINGS)
-    assert [o.category for o in only_ct.outcomes] == ["not sent"]
+    assert [o.category for o in only_ct.outcomes] == [REJECTED]
     assert "accepted none of the presentation contexts we proposed" in only_ct.error
+    message = only_ct.outcomes[0].message
+    assert "accepted no presentation context for CT Image Storage" in message
 
 
 # ---------------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ from collections.abc import Iterable, Sequence
 from ..outbox import Entry
 from ..outbox.runner import Outcome, Sender, SenderProgress
 from .destination import Destination, NetworkSettings
-from .store import StoreFile, StoreProgress, store
+from .store import StoreFile, store
+from .transfer import StoreProgress
 
 
 def sender(settings: NetworkSettings) -> Sender:

@@ -1,4 +1,5 @@
-"""Storage as SCU: objects sent to a destination over one or several associations.
+"""Storage as SCU: objects sent to a destination over one or several associations
+(:mod:`.transfer` shares them out and says what became of each).
 
 ``store`` never raises for network trouble: its report says what became of each object.
 An object whose syntax the peer did not accept is transcoded (:mod:`.transcode`); a file
@@ -7,10 +8,7 @@ in a syntax it did accept is sent as it is, straight from the file.
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from os import PathLike, fspath
@@ -25,6 +23,7 @@ from pynetdicom import build_context
 from pynetdicom.association import Association
 from pynetdicom.presentation import PresentationContext
 from pynetdicom.status import (
+    STATUS_FAILURE,
     STATUS_SUCCESS,
     STATUS_WARNING,
     STORAGE_SERVICE_CLASS_STATUS,
@@ -33,22 +32,33 @@ from pynetdicom.status import (
 
 from ..core.errors import Ezp2pError
 from ..core.transfer import transfer_syntax
-from .association import NetworkError, Session, no_response, release
+from .association import Session, no_response
 from .destination import Destination, NetworkSettings
 from .filestream import send_file
 from .transcode import is_lossless, transcode
-
-log = logging.getLogger(__name__)
+from .transfer import (
+    FAILURE,
+    KEPT,
+    REJECTED,
+    SUCCESS,
+    UNSTORED,
+    WARNING,
+    ObjectOutcome,
+    StoreProgress,
+    Transfer,
+    no_context,
+    not_sent,
+)
 
 #: Fallbacks proposed beside each object's own syntax, best first.
 FALLBACK_SYNTAXES = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
 
-SUCCESS = "success"
-WARNING = "warning"
-FAILURE = "failure"
-NOT_SENT = "not sent"
-#: Our category of an object's C-STORE status, by pynetdicom's (any other is a failure).
+#: Our category of an object's C-STORE status, by pynetdicom's (a failure unless it says
+#: otherwise: see :func:`_storage_status`).
 _CATEGORIES = {STATUS_SUCCESS: SUCCESS, STATUS_WARNING: WARNING}
+#: Failure statuses after which the peer may well take the object later: "Refused: Out of
+#: Resources" (0xA700, the Storage class's own) and "Resource Limitation" (0x0213).
+_TRANSIENT_STATUSES = (0xA700, 0x0213)
 
 
 @dataclass(frozen=True)
@@ -67,21 +77,6 @@ class StoreFile:
 StoreObject = Dataset | str | PathLike | StoreFile
 
 
-@dataclass(frozen=True)
-class ObjectOutcome:
-    """What became of one object: ``category`` is success, warning, failure or not sent;
-    ``status`` the C-STORE response status (None when there was none); ``transfer_syntax``
-    the UID it was sent in ("" when not sent); ``source`` its file path, if any."""
-
-    index: int
-    sop_instance_uid: str
-    category: str
-    status: int | None
-    message: str
-    transfer_syntax: str = ""
-    source: str = ""
-
-
 @dataclass
 class StoreReport:
     """The outcome of sending objects to one destination over one association."""
@@ -95,23 +90,10 @@ class StoreReport:
     @property
     def ok(self) -> bool:
         """Every object went, with success or warning status."""
-        return not self.error and all(o.category in (SUCCESS, WARNING) for o in self.outcomes)
+        return not self.error and all(o.category in KEPT for o in self.outcomes)
 
     def count(self, category: str) -> int:
         return sum(o.category == category for o in self.outcomes)
-
-
-@dataclass(frozen=True)
-class StoreProgress:
-    """A progress report: ``done`` objects have an outcome (``outcome`` is the latest, None
-    for a bytes-only update), of ``total``; ``bytes_sent`` counts every byte written to the
-    socket on this association (PDU headers and command sets included)."""
-
-    destination: Destination
-    done: int
-    total: int
-    bytes_sent: int
-    outcome: ObjectOutcome | None = None
 
 
 @dataclass
@@ -148,8 +130,14 @@ def store(
     object when it is ready for one; one that cannot be established is not an error
     while another is (the peer may serve one at a time, or limit how many it takes).
 
-    A failure status (or no response) aborts its association and stops the others: the
-    remaining objects are "not sent". Warnings are recorded and the transfer goes on.
+    One object's failure is that object's alone. A failure status aborts its association
+    (and a peer may abort it, or not answer): the rest goes on over a fresh one, and the
+    other associations go on meanwhile. After ``MAX_FRUITLESS`` associations in a row
+    that ended with nothing stored (refusals for good left aside) the transfer gives up:
+    the rest is "not sent", with the reason. An object the peer refuses for good (a
+    failure status other than out of resources, no presentation context for its SOP
+    class or syntax) or that cannot be read or encoded is "rejected"; a timeout, an
+    abort, 0xA700 are a "failure" (worth another attempt). Warnings are recorded.
     ``progress`` is called after each object and whenever bytes are sent; the byte
     updates come from pynetdicom's connection threads.
     """
@@ -161,23 +149,29 @@ def store(
             items.append(_item(index, obj))
         except (OSError, InvalidDicomError, AttributeError, ValueError) as error:
             name = fspath(obj) if not isinstance(obj, Dataset) else f"object #{index + 1}"
-            report.outcomes.append(
-                ObjectOutcome(index, "", FAILURE, None, f"cannot read {name}: {error}", "", name)
-            )
-    if report.outcomes:
-        report.error = report.outcomes[0].message
-    transfer = _Transfer(dest, settings, items, len(items) + len(report.outcomes), progress)
+            category = FAILURE if isinstance(error, OSError) else REJECTED
+            message = f"cannot read {name}: {error}"
+            report.outcomes.append(ObjectOutcome(index, "", category, None, message, "", name))
+    preferred = _preferred_syntax(dest)
+
+    def send_one(assoc: Association, session: Session, item, accepted) -> ObjectOutcome | None:
+        return _send_one(assoc, session, item, accepted, preferred, dest, settings)
+
+    total = len(items) + len(report.outcomes)
+    transfer = Transfer(dest, settings, items, total, progress, send_one)
     if items:
-        contexts = _store_contexts(items, _preferred_syntax(dest))
+        contexts = _store_contexts(items, preferred)
         if len(contexts) > 128:
             report.error = f"{len(contexts)} presentation contexts needed, at most 128 are allowed"
-            report.outcomes.extend(_not_sent(items, report.error))
+            report.outcomes.extend(not_sent(items, report.error))
         else:
             transfer.run(contexts, min(dest.associations, len(items)))
             report.outcomes.extend(transfer.outcomes)
-            report.error = transfer.error or report.error
+            report.error = transfer.error
             report.bytes_sent = transfer.bytes_sent
     report.outcomes.sort(key=lambda o: o.index)
+    if not report.error:  # nothing stopped the transfer: the first object that did not go
+        report.error = next((o.message for o in report.outcomes if o.category in UNSTORED), "")
     report.seconds = time.perf_counter() - start
     return report
 
@@ -190,148 +184,6 @@ def _store_contexts(items: Sequence[_Item], preferred: UID | None) -> list[Prese
             if ts not in wanted:
                 wanted.append(ts)
     return [build_context(sop, ts) for sop, syntaxes in proposals.items() for ts in syntaxes]
-
-
-class _Transfer:
-    """The objects of one :func:`store`, shared by its associations: each takes the next
-    object when it is ready for one, and a failure stops them all."""
-
-    def __init__(
-        self,
-        dest: Destination,
-        settings: NetworkSettings,
-        items: Sequence[_Item],
-        total: int,
-        progress: Callable[[StoreProgress], None] | None,
-    ) -> None:
-        self.dest = dest
-        self.settings = settings
-        self.pending = deque(items)
-        self.total = total
-        self.progress = progress
-        self.done = total - len(items)  # the unreadable ones already have their outcome
-        self.outcomes: list[ObjectOutcome] = []
-        self.sessions: list[Session] = []
-        self.refusals: list[str] = []  # why associations could not be established
-        self.failed: ObjectOutcome | None = None
-        self.halted = False
-        self.crash: BaseException | None = None  # an unexpected error in another thread
-        self.error = ""
-        self.lock = threading.RLock()
-        self.in_hand = 0  # objects being sent right now
-        self.put_down = threading.Condition(self.lock)
-        self.finished = False  # late associations report nothing more
-
-    @property
-    def bytes_sent(self) -> int:
-        return sum(session.bytes_sent for session in self.sessions)
-
-    def run(self, contexts: list[PresentationContext], associations: int) -> None:
-        """Send over up to ``associations`` associations: the first in this thread, the
-        others once it is established (a peer that limits how many it takes would refuse
-        them all when they come at once); then mark what is left "not sent" and say why
-        in ``error``.
-
-        Once the first is done nobody takes another object: this waits for the objects
-        in other hands, not for associations still being opened (a peer may leave them
-        unanswered until its first is released, or until our ACSE timeout).
-        """
-        first = self._open(contexts)
-        for n in range(1, associations if first else 0):
-            name = f"ezp2p-store-{n}"
-            threading.Thread(target=self._other, args=(contexts,), name=name, daemon=True).start()
-        try:
-            if first:
-                self._send_over(*first)
-        except BaseException:
-            self.halted = True  # the others stop after their current object
-            raise
-        finally:
-            with self.put_down:
-                self.put_down.wait_for(lambda: self.in_hand == 0)
-                self.finished = True
-        if self.crash is not None:
-            raise self.crash
-        if self.refusals and first:
-            log.info(
-                "%s: %d more associations refused: %s",
-                self.dest.name,
-                len(self.refusals),
-                self.refusals[0],
-            )
-        if self.failed is not None:
-            self.error = self.failed.message
-            reason = f"the transfer stopped when {self.failed.sop_instance_uid} failed"
-        else:
-            self.error = "" if first else self.refusals[0]
-            reason = self.error
-        self.outcomes.extend(_not_sent(self.pending, f"not sent: {reason}"))
-        self.pending.clear()
-
-    def _other(self, contexts: list[PresentationContext]) -> None:
-        try:
-            opened = self._open(contexts)
-            if opened:
-                self._send_over(*opened)
-        except BaseException as error:  # noqa: BLE001 - raised again by run()
-            self.crash, self.halted = error, True
-
-    def _open(self, contexts: list[PresentationContext]) -> tuple[Association, Session] | None:
-        session = Session(self.dest, self.settings)
-        session.on_bytes = lambda sent: self._tell(None)
-        with self.lock:
-            self.sessions.append(session)
-        try:
-            return session.open(contexts), session
-        except NetworkError as error:
-            with self.lock:
-                self.refusals.append(str(error))
-            return None
-
-    def _send_over(self, assoc: Association, session: Session) -> None:
-        accepted: dict[UID, set[UID]] = {}
-        for cx in assoc.accepted_contexts:
-            accepted.setdefault(UID(cx.abstract_syntax), set()).add(UID(cx.transfer_syntax[0]))
-        preferred = _preferred_syntax(self.dest)
-        try:
-            while (item := self._next()) is not None:
-                try:
-                    outcome = _send_one(
-                        assoc, session, item, accepted, preferred, self.dest, self.settings
-                    )
-                    self._record(outcome)
-                finally:
-                    with self.put_down:
-                        self.in_hand -= 1
-                        self.put_down.notify_all()
-                if outcome.category == FAILURE:
-                    if assoc.is_established:
-                        assoc.abort()
-                    return
-        finally:
-            release(assoc)
-
-    def _next(self) -> _Item | None:
-        with self.lock:
-            if self.halted or self.failed or not self.pending:
-                return None
-            self.in_hand += 1
-            return self.pending.popleft()
-
-    def _record(self, outcome: ObjectOutcome) -> None:
-        with self.lock:
-            self.outcomes.append(outcome)
-            self.done += 1
-            if outcome.category == FAILURE and self.failed is None:
-                self.failed = outcome
-            self._tell(outcome)
-
-    def _tell(self, outcome: ObjectOutcome | None) -> None:
-        if self.progress is not None and not self.finished:
-            with self.lock:
-                self.progress(
-                    StoreProgress(self.dest, self.done, self.total, self.bytes_sent, outcome)
-                )
 
 
 def _item(index: int, obj: StoreObject) -> _Item:
@@ -357,13 +209,6 @@ def _item(index: int, obj: StoreObject) -> _Item:
         and meta.get("MediaStorageSOPInstanceUID") == sop_instance
     )
     return _Item(index, path, UID(sop_class), UID(sop_instance), UID(syntax), streamable)
-
-
-def _not_sent(items: Sequence[_Item], message: str) -> list[ObjectOutcome]:
-    return [
-        ObjectOutcome(i.index, str(i.sop_instance), NOT_SENT, None, message, "", i.path)
-        for i in items
-    ]
 
 
 def _preferred_syntax(dest: Destination) -> UID | None:
@@ -395,7 +240,7 @@ def _send_one(
     preferred: UID | None,
     dest: Destination,
     settings: NetworkSettings,
-) -> ObjectOutcome:
+) -> ObjectOutcome | None:
     uid = str(item.sop_instance)
 
     def outcome(category: str, status: int | None, message: str, ts: str = "") -> ObjectOutcome:
@@ -405,35 +250,35 @@ def _send_one(
         item.syntax, _wanted(item.syntax, preferred), accepted.get(item.sop_class, set())
     )
     if target is None:
-        return outcome(
-            FAILURE,
-            None,
-            f"{dest.name} accepted no presentation context for {item.sop_class.name}",
-        )
+        return no_context(item, dest)
     ds: Dataset | None = None  # None: the file is sent as it is
     if not (isinstance(item.source, Path) and item.streamable and target == item.syntax):
         try:
             ds = item.source if isinstance(item.source, Dataset) else pydicom.dcmread(item.source)
             if ds.file_meta.TransferSyntaxUID != target:
                 ds = transcode(ds, target)
-        except (OSError, InvalidDicomError) as error:
+        except OSError as error:
             return outcome(FAILURE, None, f"cannot read {item.path}: {error}")
-        except Ezp2pError as error:
-            return outcome(FAILURE, None, str(error))
+        except InvalidDicomError as error:
+            return outcome(REJECTED, None, f"cannot read {item.path}: {error}")
+        except Ezp2pError as error:  # it cannot be transcoded: it never will be
+            return outcome(REJECTED, None, str(error))
         pixel_data = ds[0x7FE00010] if target.is_compressed and 0x7FE00010 in ds else None
         if pixel_data is not None:
             # pynetdicom writes the dataset itself: encapsulated Pixel Data must be marked
             # undefined length (pydicom does so when reading a file, not when building one).
             pixel_data.is_undefined_length = True
     if not assoc.is_established:
-        return outcome(FAILURE, None, no_response(session, dest, settings, 0.0))
+        return None  # not offered: it goes over a fresh association
     sent = time.perf_counter()
     try:
         if ds is not None:
             rsp = assoc.send_c_store(ds)
         else:
             rsp = send_file(assoc, item.source, item.sop_class, item.sop_instance, item.syntax)
-    except (ValueError, TypeError, AttributeError, RuntimeError, OSError) as error:
+    except (ValueError, TypeError, AttributeError) as error:  # it cannot be encoded
+        return outcome(REJECTED, None, f"cannot send: {error}")
+    except (RuntimeError, OSError) as error:  # the association went away meanwhile
         return outcome(FAILURE, None, f"cannot send: {error}")
     status = rsp.get("Status")
     if status is None:
@@ -446,9 +291,12 @@ def _send_one(
 
 
 def _storage_status(code: int) -> tuple[str, str]:
-    """(category, text) of a C-STORE status: pynetdicom's category (a code it does not
-    know, or a pending one, is a failure); the Storage table's text, or the category's
-    name when the table has none."""
+    """(category, text) of a C-STORE status: pynetdicom's category, a failure being
+    "rejected" (for good) unless it is one of ``_TRANSIENT_STATUSES`` (a code pynetdicom
+    does not know, a cancel or a pending one is a failure, worth another attempt); the
+    Storage table's text, or the category's name when the table has none."""
     category = code_to_category(code)
     text = STORAGE_SERVICE_CLASS_STATUS.get(code, (category, ""))[1]
+    if category == STATUS_FAILURE and code not in _TRANSIENT_STATUSES:
+        return REJECTED, text
     return _CATEGORIES.get(category, FAILURE), text or category
