@@ -17,6 +17,7 @@ from napari_ezp2p.net.destination import Destination, TlsSettings
 from napari_ezp2p.outbox import (
     FAILED,
     QUEUED,
+    REJECTED,
     SENDING,
     SENT,
     Outbox,
@@ -75,7 +76,8 @@ def test_add_writes_valid_files_and_queued_rows(tmp_path):
         # The same instances again: not duplicated, the same ids come back.
         assert outbox.add(datasets, [PACS]) == ids
         assert len(outbox.list()) == 3
-        assert outbox.summary() == {"pacs": {QUEUED: 3, SENDING: 0, SENT: 0, FAILED: 0}}
+        counts = {QUEUED: 3, SENDING: 0, SENT: 0, FAILED: 0, REJECTED: 0}
+        assert outbox.summary() == {"pacs": counts}
 
 
 def test_database_settings_and_reopen(tmp_path):

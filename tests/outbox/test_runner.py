@@ -20,7 +20,7 @@ from napari_ezp2p.net.destination import Destination, NetworkSettings
 from napari_ezp2p.net.transports import senders
 from napari_ezp2p.outbox import (
     FAILED,
-    QUEUED,
+    REJECTED,
     SENDING,
     SENT,
     Outbox,
@@ -156,29 +156,53 @@ def test_failure_status_on_instance_two_of_four(outbox, scp):
     datasets = make_datasets(4)
     uids = uids_of(datasets)
     ids = outbox.add(datasets, [scp.destination()])
-    scp.fail[uids[1]] = 0xA700  # Out of Resources
+    scp.fail[uids[1]] = 0xA700  # Out of Resources: worth another attempt
 
     summary = send_due(outbox, senders(SETTINGS))
 
     run = summary.destinations["pacs"]
-    assert (run.sent, run.failed, run.not_sent) == (1, 1, 2)
+    assert (run.sent, run.failed, run.rejected, run.not_sent) == (3, 1, 0, 0)
     first, second, third, fourth = outbox.list()
-    assert (first.state, first.last_status) == (SENT, 0)
     assert (second.state, second.last_status, second.attempts) == (FAILED, 0xA700, 1)
     assert "0xA700" in second.last_message
-    for entry in (third, fourth):
-        assert (entry.state, entry.attempts) == (QUEUED, 0)
-        assert entry.last_message.startswith("not sent")
-        assert entry.next_attempt > time.time()  # retried after a backoff, not in a loop
-    assert [f.entry_id for f in run.failures] == ids[1:]
-    assert scp.received == uids[:1]
+    assert second.next_attempt > time.time()  # retried after a backoff, not in a loop
+    for entry in (first, third, fourth):  # the rest went over a fresh association
+        assert (entry.state, entry.last_status) == (SENT, 0)
+    assert [f.entry_id for f in run.failures] == ids[1:2]
+    assert scp.received == uids[:1] + uids[2:]
 
-    # The next run, once due, sends the rest: nothing was lost.
+    # The next run, once due, sends it: nothing was lost.
     scp.fail.clear()
     summary = send_due(outbox, senders(SETTINGS), now=time.time() + 3600)
-    assert summary.ok and summary.sent == 3
-    assert scp.received == uids
+    assert summary.ok and summary.sent == 1
+    assert scp.received == uids[:1] + uids[2:] + uids[1:2]
     assert [e.state for e in outbox.list()] == [SENT] * 4
+
+
+def test_a_refusal_for_good_is_rejected_and_never_retried_by_itself(outbox, scp):
+    datasets = make_datasets(3)
+    uids = uids_of(datasets)
+    ids = outbox.add(datasets, [scp.destination()])
+    scp.fail[uids[0]] = 0xC000  # Cannot Understand
+
+    summary = send_due(outbox, senders(SETTINGS))
+
+    run = summary.destinations["pacs"]
+    assert (run.sent, run.failed, run.rejected, summary.rejected, run.ok) == (2, 0, 1, 1, False)
+    assert [(f.entry_id, f.category, f.status) for f in run.failures] == [
+        (ids[0], REJECTED, 0xC000)
+    ]
+    entry = outbox.get(ids[0])
+    assert (entry.state, entry.last_status, entry.next_attempt) == (REJECTED, 0xC000, None)
+    assert "0xC000 Cannot Understand" in entry.last_message
+    assert scp.received == uids[1:]
+
+    scp.fail.clear()
+    assert send_due(outbox, senders(SETTINGS), now=time.time() + 86400).destinations == {}
+    assert outbox.retry() == 0
+    assert outbox.retry(rejected=True) == 1
+    assert send_due(outbox, senders(SETTINGS)).sent == 1
+    assert scp.received == uids[1:] + uids[:1]
 
 
 SEND_DUE = textwrap.dedent(
@@ -295,8 +319,9 @@ def test_a_missing_file_fails_its_row_only(outbox, scp):
     summary = send_due(outbox, senders(SETTINGS))
 
     run = summary.destinations["pacs"]
-    assert (run.sent, run.failed) == (1, 1)
+    assert (run.sent, run.rejected) == (1, 1)  # it cannot come back: not retried forever
     assert run.failures[0].reason == "the outbox file is missing"
+    assert outbox.list()[0].state == REJECTED
     assert scp.received == uids_of(datasets)[1:]
 
 

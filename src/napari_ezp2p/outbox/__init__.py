@@ -1,8 +1,18 @@
 """The outbox: a durable queue of DICOM instances for their destinations, and its runner."""
 
-from .database import FAILED, QUEUED, SENDING, SENT, STATES, Claim, Entry, OutboxError
+from .database import (
+    FAILED,
+    QUEUED,
+    REJECTED,
+    SENDING,
+    SENT,
+    STATES,
+    Claim,
+    Entry,
+    OutboxError,
+)
 from .files import Written
-from .queue import Outbox, backoff_delay, default_outbox_folder
+from .queue import Outbox, default_outbox_folder
 from .runner import (
     DestinationRun,
     Failure,
@@ -14,10 +24,12 @@ from .runner import (
     SendOutcome,
     send_due,
 )
+from .schedule import backoff_delay
 
 __all__ = [
     "FAILED",
     "QUEUED",
+    "REJECTED",
     "SENDING",
     "SENT",
     "STATES",

@@ -1,8 +1,10 @@
 """The outbox's SQLite database: opening it, its write transactions, and its rows.
 
 One table, ``entries``: a row is one (instance, destination) pair in one of
-:data:`STATES`. The connection runs in WAL mode with ``synchronous=FULL`` and waits for
-a busy database; every write is one ``BEGIN IMMEDIATE`` transaction (:func:`transaction`).
+:data:`STATES`: ``rejected`` is final (the destination refused the object for good), the
+others move on by themselves. The connection runs in WAL mode with ``synchronous=FULL``
+and waits for a busy database; every write is one ``BEGIN IMMEDIATE`` transaction
+(:func:`transaction`).
 """
 
 from __future__ import annotations
@@ -29,12 +31,13 @@ QUEUED = "queued"
 SENDING = "sending"
 SENT = "sent"
 FAILED = "failed"
-STATES = (QUEUED, SENDING, SENT, FAILED)
+REJECTED = "rejected"
+STATES = (QUEUED, SENDING, SENT, FAILED, REJECTED)
 
 DATABASE_NAME = "outbox.sqlite3"
 
-_SCHEMA_VERSION = 1
-_SCHEMA = """
+_SCHEMA_VERSION = 2
+_TABLE = f"""
 CREATE TABLE IF NOT EXISTS entries (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     sop_instance_uid TEXT NOT NULL,
@@ -47,7 +50,7 @@ CREATE TABLE IF NOT EXISTS entries (
     address TEXT NOT NULL,
     destination_json TEXT NOT NULL,
     file TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'failed')),
+    state TEXT NOT NULL CHECK (state IN ({", ".join(f"'{state}'" for state in STATES)})),
     attempts INTEGER NOT NULL DEFAULT 0,
     last_status INTEGER,
     last_message TEXT NOT NULL DEFAULT '',
@@ -57,7 +60,8 @@ CREATE TABLE IF NOT EXISTS entries (
     updated REAL NOT NULL,
     next_attempt REAL,
     UNIQUE (sop_instance_uid, destination)
-);
+)"""
+_INDEXES = """
 CREATE INDEX IF NOT EXISTS entries_due ON entries (state, next_attempt);
 CREATE INDEX IF NOT EXISTS entries_destination ON entries (destination, state);
 """
@@ -149,9 +153,25 @@ def _create_schema(db: sqlite3.Connection, folder: Path) -> None:
             f"the outbox in {folder} was made by a newer napari-ezp2p "
             f"(schema {version}); upgrade to use it"
         )
-    for statement in filter(str.strip, _SCHEMA.split(";")):
+    if version == 1:
+        _states_of_version_2(db)
+    db.execute(_TABLE)
+    for statement in filter(str.strip, _INDEXES.split(";")):
         db.execute(statement)
     db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+
+
+def _states_of_version_2(db: sqlite3.Connection) -> None:
+    """Schema 1 to 2: the ``rejected`` state. SQLite cannot change a CHECK constraint,
+    so the table is made again, its rows (and its id sequence) copied over."""
+    db.execute("ALTER TABLE entries RENAME TO entries_v1")
+    db.execute(_TABLE)
+    db.execute("INSERT INTO entries SELECT * FROM entries_v1")
+    db.execute(
+        "UPDATE sqlite_sequence SET seq = (SELECT seq FROM sqlite_sequence "
+        "WHERE name = 'entries_v1') WHERE name = 'entries'"
+    )
+    db.execute("DROP TABLE entries_v1")  # and its indexes: made again for the new table
 
 
 @contextmanager
@@ -207,7 +227,8 @@ class Entry:
     """One row: an instance for one destination, and where it stands.
 
     Times are seconds since the epoch (``time.time()``); ``next_attempt`` is when a
-    queued or failed row is due, ``None`` once sent.
+    queued or failed row is due, ``None`` once sent or rejected (``last_message`` says
+    why, ``last_status`` with which status, if any).
     """
 
     id: int

@@ -20,6 +20,8 @@ again, so the same UIDs. Nothing is lost:
   ``stale_after`` seconds (another host), goes back to ``queued`` on the next
   :meth:`Outbox.recover`, which :func:`~.runner.send_due` calls first.
 * A file is removed only when no row of any destination refers to it any more.
+* A row its destination refused for good is ``rejected``, for good: only
+  :meth:`Outbox.retry` with ``rejected=True`` queues it again.
 
 Two processes (the CLI and a napari session) can share an outbox; within a process one
 :class:`Outbox` may be used from several threads (its calls are serialised). The folder
@@ -29,7 +31,6 @@ must be on a local disk: SQLite's WAL mode does not work over a network share.
 from __future__ import annotations
 
 import os
-import random
 import sqlite3
 import threading
 import time
@@ -45,6 +46,7 @@ from .database import (
     COLUMNS,
     FAILED,
     QUEUED,
+    REJECTED,
     SENDING,
     SENT,
     STATES,
@@ -74,12 +76,10 @@ from .files import (
     write_file,
 )
 from .owners import new_owner, owner_gone
+from .schedule import backoff_delay
 
 INSTANCES_DIR = "instances"
 
-#: First retry delay, and the longest one, in seconds.
-BACKOFF_BASE = 30.0
-BACKOFF_CAP = 3600.0
 #: A ``sending`` row not heard of for this long is taken back even if its owner seems alive.
 STALE_AFTER = 3600.0
 #: Files without a row are deleted by :meth:`Outbox.recover` once older than this (at
@@ -92,25 +92,6 @@ def default_outbox_folder() -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("napari-ezp2p", appauthor=False)) / "outbox"
-
-
-def backoff_delay(
-    attempts: int,
-    *,
-    base: float = BACKOFF_BASE,
-    cap: float = BACKOFF_CAP,
-    jitter: float = 0.0,
-) -> float:
-    """Seconds to wait after the ``attempts``-th failed attempt.
-
-    30 s, 1 min, 2 min, 4 min, 8 min, 16 min, 32 min, then 1 h for good. ``jitter``
-    (0-1) takes off up to that fraction at random, so that clients spread out.
-    """
-    exponent = min(max(attempts, 1) - 1, 32)
-    delay = min(base * 2**exponent, cap)
-    if jitter:
-        delay -= delay * min(jitter, 1.0) * random.random()
-    return delay
 
 
 def _timestamp(now: float | datetime | None) -> float:
@@ -363,6 +344,31 @@ class Outbox:
         With ``claim``, only rows still held by it change (another run may have taken
         over a stale claim); a row already sent is never marked failed.
         """
+        self._end_attempt(FAILED, entry_ids, message, status, claim, now)
+
+    def mark_rejected(
+        self,
+        entry_ids: Iterable[int],
+        message: str,
+        status: int | None = None,
+        *,
+        claim: Claim | None = None,
+        now: float | datetime | None = None,
+    ) -> None:
+        """Refused for good (the same object would be refused again): ``rejected``, with
+        the reason, never due again unless :meth:`retry` is told ``rejected=True``.
+        ``claim`` as for :meth:`mark_failed`."""
+        self._end_attempt(REJECTED, entry_ids, message, status, claim, now)
+
+    def _end_attempt(
+        self,
+        state: str,
+        entry_ids: Iterable[int],
+        message: str,
+        status: int | None,
+        claim: Claim | None,
+        now: float | datetime | None,
+    ) -> None:
         stamp = _timestamp(now)
         with self._write() as db:
             for entry_id in entry_ids:
@@ -371,10 +377,11 @@ class Outbox:
                 ).fetchone()
                 if row is None or row[1] == SENT or (claim and row[2] != claim.owner):
                     continue
+                due = stamp + backoff_delay(row[0]) if state == FAILED else None
                 db.execute(
                     "UPDATE entries SET state = ?, last_status = ?, last_message = ?, "
                     "owner = '', updated = ?, next_attempt = ? WHERE id = ?",
-                    (FAILED, status, message, stamp, stamp + backoff_delay(row[0]), entry_id),
+                    (state, status, message, stamp, due, entry_id),
                 )
 
     def mark_not_sent(
@@ -405,28 +412,33 @@ class Outbox:
                 )
 
     def retry(
-        self, ids: Iterable[int] | None = None, *, now: float | datetime | None = None
+        self,
+        ids: Iterable[int] | None = None,
+        *,
+        rejected: bool = False,
+        now: float | datetime | None = None,
     ) -> int:
-        """Make failed rows (and queued ones waiting for a later attempt) due now.
+        """Make failed rows (and queued ones waiting for a later attempt) due now; with
+        ``rejected``, rejected rows too (queued again).
 
         ``ids`` limits it to those rows. Returns how many rows changed.
         """
         stamp = _timestamp(now)
-        where, params = "state IN (?, ?) AND next_attempt > ?", [QUEUED, FAILED, stamp]
-        if ids is None:
-            with self._write() as db:
-                return db.execute(
-                    f"UPDATE entries SET next_attempt = ?, updated = ? WHERE {where}",
-                    (stamp, stamp, *params),
-                ).rowcount
-        changed = 0
+        where, params = "(state IN (?, ?) AND next_attempt > ?)", [QUEUED, FAILED, stamp]
+        if rejected:
+            where, params = f"({where} OR state = ?)", [*params, REJECTED]
+        update = (
+            "UPDATE entries SET next_attempt = ?, updated = ?, "
+            f"state = CASE state WHEN '{REJECTED}' THEN '{QUEUED}' ELSE state END WHERE {where}"
+        )
         with self._write() as db:
+            if ids is None:
+                return db.execute(update, (stamp, stamp, *params)).rowcount
+            changed = 0
             for chunk in chunks(list(ids)):
                 marks = ",".join("?" * len(chunk))
                 changed += db.execute(
-                    "UPDATE entries SET next_attempt = ?, updated = ? "
-                    f"WHERE {where} AND id IN ({marks})",
-                    (stamp, stamp, *params, *chunk),
+                    f"{update} AND id IN ({marks})", (stamp, stamp, *params, *chunk)
                 ).rowcount
         return changed
 

@@ -26,9 +26,10 @@ log = logging.getLogger(__name__)
 
 SUCCESS = "success"
 WARNING = "warning"
-FAILURE = "failure"
+FAILURE = "failure"  # worth another attempt: the row backs off
+REJECTED = "rejected"  # refused for good: the row is rejected, not retried by itself
 NOT_SENT = "not sent"
-CATEGORIES = (SUCCESS, WARNING, FAILURE, NOT_SENT)
+CATEGORIES = (SUCCESS, WARNING, FAILURE, REJECTED, NOT_SENT)
 #: The categories that mean the destination has the instance.
 KEPT = (SUCCESS, WARNING)
 
@@ -62,8 +63,9 @@ SenderProgress = Callable[[int, int, Outcome | None], None]
 class Sender(Protocol):
     """Send the files of ``entries`` (in order) to ``destination``.
 
-    Returns one outcome per instance. Instances it did not offer (the association
-    failed or was ended after a failure) are ``"not sent"`` or simply missing. Raises
+    Returns one outcome per instance: ``"failure"`` for one worth another attempt,
+    ``"rejected"`` for one the destination refused for good. Instances it did not offer
+    (no association, or the transfer gave up) are ``"not sent"`` or simply missing. Raises
     when nothing could be sent at all (no association). May call ``progress(done,
     total, outcome)`` as each instance completes: an instance reported stored there is
     recorded ``sent`` at once, so a crash later in the batch does not send it again (a
@@ -96,7 +98,7 @@ class Failure:
 
     entry_id: int
     sop_instance_uid: str
-    category: str  # "failure" or "not sent"
+    category: str  # "failure", "rejected" or "not sent"
     status: int | None
     reason: str
 
@@ -110,13 +112,14 @@ class DestinationRun:
     sent: int = 0
     warnings: int = 0
     failed: int = 0
+    rejected: int = 0
     not_sent: int = 0
     error: str = ""
     failures: list[Failure] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not (self.failed or self.not_sent or self.error)
+        return not (self.failed or self.rejected or self.not_sent or self.error)
 
 
 @dataclass
@@ -134,6 +137,10 @@ class RunSummary:
     @property
     def failed(self) -> int:
         return sum(run.failed for run in self.destinations.values())
+
+    @property
+    def rejected(self) -> int:
+        return sum(run.rejected for run in self.destinations.values())
 
     @property
     def not_sent(self) -> int:
@@ -163,7 +170,9 @@ def send_due(
     Each destination's rows are claimed (``sending``), handed in id order to the
     sender ``senders`` gives for that destination,
     then marked ``sent`` (success or warning, with the status), ``failed`` (with the
-    status and a backoff) or, when never offered, ``queued`` again with the reason.
+    status and a backoff), ``rejected`` (refused for good, with the reason and status:
+    never due again by itself) or, when never offered, ``queued`` again with the reason.
+    A row whose file is missing is rejected.
     An exception from the sender (or from ``senders``: an unknown kind) fails the
     whole batch with its message. Files stay.
     """
@@ -208,12 +217,12 @@ def _send_batch(
         missing = [entry for entry in claim.entries if not entry.path.is_file()]
         if missing:
             reason = "the outbox file is missing"
-            outbox.mark_failed([e.id for e in missing], reason, claim=claim, now=now)
+            outbox.mark_rejected([e.id for e in missing], reason, claim=claim, now=now)
             for entry in missing:
                 del pending[entry.id]
-                result.failed += 1
+                result.rejected += 1
                 result.failures.append(
-                    Failure(entry.id, entry.sop_instance_uid, FAILURE, None, reason)
+                    Failure(entry.id, entry.sop_instance_uid, REJECTED, None, reason)
                 )
         if not pending:
             return
@@ -291,12 +300,14 @@ def _record(
             result.warnings += category == WARNING
         elif entry.id in stored:
             result.sent += 1  # the sender reported it stored, then changed its mind
-        elif category == FAILURE:
+        elif category in (FAILURE, REJECTED):
             reason = outcome.message or _status_text(outcome.status)
-            outbox.mark_failed([entry.id], reason, outcome.status, claim=claim, now=now)
-            result.failed += 1
+            mark = outbox.mark_failed if category == FAILURE else outbox.mark_rejected
+            mark([entry.id], reason, outcome.status, claim=claim, now=now)
+            result.failed += category == FAILURE
+            result.rejected += category == REJECTED
             result.failures.append(
-                Failure(entry.id, entry.sop_instance_uid, FAILURE, outcome.status, reason)
+                Failure(entry.id, entry.sop_instance_uid, category, outcome.status, reason)
             )
         else:
             reason = "not sent: " + (
