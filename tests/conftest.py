@@ -103,6 +103,15 @@ class Peer:
                 self.process.wait(5)
 
 
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Our own config file and outbox for the test (``ezp2p`` commands use them)."""
+    monkeypatch.setenv("EZP2P_CONFIG", str(tmp_path / "config.toml"))
+    monkeypatch.setenv("EZP2P_OUTBOX", str(tmp_path / "outbox"))
+    monkeypatch.delenv("EZP2P_AET", raising=False)
+    return tmp_path
+
+
 # ---------------------------------------------------------------------------------------
 # storescp
 

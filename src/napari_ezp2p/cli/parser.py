@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..net.destination import MAX_ASSOCIATIONS, DestinationError, parse_address
+from ..outbox import STATES
 from .commands import run_convert, run_destinations, run_echo, run_find, run_serve, run_worklist
 from .options import add_metadata_options, add_sending_options, area, count, date_range
 from .sending import run_queue, run_scan, run_send
@@ -64,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="convert and send to one or more PACS",
         description="Convert images, videos and PDFs (and take DICOM files as they are) "
         "into the outbox, then send them. Failed instances stay in the outbox for "
-        "`ezp2p queue retry`.",
+        "`ezp2p queue retry`; those a destination refused for good are rejected, "
+        "for `ezp2p queue retry --rejected`.",
     )
     send.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="files or folders")
     send.add_argument(
@@ -129,7 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
     queue = commands.add_parser("queue", help="look at, retry or purge the outbox")
     queue.add_argument("action", choices=("list", "retry", "purge"))
     queue.add_argument("ids", nargs="*", type=int, help="entries to retry (default: all)")
-    queue.add_argument("--state", choices=("queued", "sending", "sent", "failed", "all"))
+    queue.add_argument("--state", choices=(*STATES, "all"))
+    queue.add_argument(
+        "--rejected",
+        action="store_true",
+        help="retry the rejected entries too (refused for good by their destination)",
+    )
     queue.add_argument("--older-than", type=float, metavar="DAYS", help="purge only older")
     queue.set_defaults(run=run_queue)
 

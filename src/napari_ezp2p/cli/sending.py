@@ -159,7 +159,7 @@ def worklist_item(context: Context, args: argparse.Namespace) -> Dataset:
 
 def run_queue(args: argparse.Namespace) -> int:
     from ..jobs.send import retry
-    from ..outbox import FAILED, QUEUED, SENT
+    from ..outbox import STATES
 
     context = Context(args)
     recover_outbox(context)
@@ -170,21 +170,23 @@ def run_queue(args: argparse.Namespace) -> int:
                 context.network,
                 entry_ids=args.ids or None,
                 progress=bars.show,
+                rejected=args.rejected,
             )
         print_report(report)
         return 0 if report.ok else 1
     with context.open_outbox() as outbox:
         if args.action == "list":
-            states = [args.state] if args.state else None
+            states = None if args.state in (None, "all") else [args.state]
             for entry in outbox.list(states):
                 print(
                     f"{entry.id}\t{entry.state}\t{entry.destination_name}\t{entry.patient_name}"
                     f"\t{entry.series_description}\t{entry.attempts}\t{entry.last_message}"
                 )
             return 0
-        states = {"sent": (SENT,), "failed": (FAILED,), "all": (SENT, FAILED, QUEUED)}
+        state = args.state or "sent"
+        states = STATES if state == "all" else (state,)  # never a row being sent
         older = args.older_than * 86400 if args.older_than else None
-        print(f"purged {outbox.purge(states[args.state or 'sent'], older)} entries")
+        print(f"purged {outbox.purge(states, older)} entries")
         return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..outbox import SENT, Entry, RunSummary
+from ..outbox import REJECTED, SENT, Entry, RunSummary
 
 WARNING = "warning"
 FAILED = "failed"
@@ -16,9 +16,9 @@ DELIVERED = (SENT, WARNING)
 @dataclass(frozen=True)
 class Row:
     """One item at one destination: ``state`` is an outbox state (queued, sending, sent,
-    failed), ``warning`` for one stored with a warning status, or ``failed`` for an item
-    that never became an object (then ``entry_id`` is None). ``address`` is the
-    destination's ``AET@host:port``."""
+    failed, rejected: refused for good), ``warning`` for one stored with a warning
+    status, or ``failed`` for an item that never became an object (then ``entry_id`` is
+    None). ``address`` is the destination's ``AET@host:port``."""
 
     label: str
     destination: str
@@ -33,9 +33,14 @@ class Row:
         return self.state in DELIVERED
 
     @property
+    def rejected(self) -> bool:
+        """Refused for good: in the outbox, but not retried unless asked to."""
+        return self.state == REJECTED
+
+    @property
     def kept(self) -> bool:
         """Not delivered, but waiting in the outbox for a retry."""
-        return not self.delivered and self.entry_id is not None
+        return not (self.delivered or self.rejected) and self.entry_id is not None
 
 
 def row_of(entry: Entry, label: str) -> Row:
@@ -92,7 +97,7 @@ class SendReport:
                 self.problems.append(_naming(run.name, run.address, run.error))
 
     def lines(self) -> list[str]:
-        """One line per destination: how many were sent, failed and kept."""
+        """One line per destination: how many were sent, rejected, not sent and kept."""
         out = []
         for name in dict.fromkeys(row.destination for row in self.rows):
             rows = [row for row in self.rows if row.destination == name]
@@ -101,7 +106,10 @@ class SendReport:
             line = f"{_where(name, rows[0].address)}: {len(sent)} sent"
             if warned:
                 line += f" ({warned} with warnings)"
-            failed = len(rows) - len(sent)
+            rejected = sum(row.rejected for row in rows)
+            if rejected:
+                line += f", {rejected} rejected"
+            failed = len(rows) - len(sent) - rejected
             if failed:
                 kept = sum(row.kept for row in rows)
                 line += f", {failed} not sent"
@@ -112,13 +120,16 @@ class SendReport:
 
     def reasons(self) -> list[str]:
         """Why what was not sent was not: the problems, then the items' own reasons
-        that the problems do not already say, each naming every item it concerns."""
+        that the problems do not already say (a refusal for good, always), each naming
+        every item it concerns."""
         labels: dict[tuple[str, str], list[str]] = {}  # (where, message): labels
         for row in self.undelivered:
-            if row.message and not any(row.message in problem for problem in self.problems):
+            said_already = any(row.message in problem for problem in self.problems)
+            if row.rejected or (row.message and not said_already):
+                message = f"rejected: {row.message}" if row.rejected else row.message
                 # an item that never became an object failed the same way for every one
                 where = "" if row.entry_id is None else f" to {row.destination}"
-                said = labels.setdefault((where, row.message), [])
+                said = labels.setdefault((where, message), [])
                 if row.label not in said:
                     said.append(row.label)
         return [
@@ -140,9 +151,15 @@ class SendReport:
             return text
         failed = self.undelivered
         text = f"{len(failed)} of {len(self.rows)} images not sent"
+        notes = []
         kept = sum(row.kept for row in failed)
         if kept:
-            text += f" ({kept} kept in the outbox: use Retry failed)"
+            notes.append(f"{kept} kept in the outbox: use Retry failed")
+        rejected = sum(row.rejected for row in failed)
+        if rejected:
+            notes.append(f"{rejected} rejected")
+        if notes:
+            text += f" ({'; '.join(notes)})"
         return f"{text}: {'; '.join(self.reasons()) or 'see the Send dock'}"
 
 

@@ -20,7 +20,7 @@ from ..core.part10 import DicomFile
 from ..core.sc import complete_metadata
 from ..net.destination import Destination, NetworkSettings
 from ..net.transports import senders
-from ..outbox import FAILED, QUEUED, Outbox, OutboxError, Written, send_due
+from ..outbox import FAILED, QUEUED, REJECTED, Outbox, OutboxError, Written, send_due
 from ..outbox.runner import RunProgress
 from .inputs import SyntaxChoice, object_for_file, object_for_image
 from .report import Row, SendReport, row_of
@@ -195,9 +195,15 @@ def send(
 ) -> SendReport:
     """Queue ``items`` (see :func:`queue`, and for ``replace``) and send them;
     ``on_queued`` sees the report once everything is in the outbox, before the first
-    byte is sent."""
+    byte is sent.
+
+    An object already in the outbox for a destination (the same DICOM file sent again)
+    is sent now even when its entry was waiting for a later attempt: this send is the
+    user asking for it. A rejected one stays rejected (see :func:`retry`).
+    """
     with Outbox(outbox_folder) as outbox:
         report = queue(items, meta, destinations, outbox, syntax=syntax, replace=replace, now=now)
+        outbox.retry([row.entry_id for row in report.rows if row.entry_id is not None])
         if on_queued is not None:
             on_queued(report)
         return deliver(outbox, report, destinations, network, progress)
@@ -210,25 +216,26 @@ def retry(
     entry_ids: Sequence[int] | None = None,
     labels: Mapping[int, str] | None = None,
     progress: RunProgress | None = None,
+    rejected: bool = False,
 ) -> SendReport:
     """Make the outbox's waiting entries (failed or queued, and those a process that
     died left sending; only ``entry_ids`` when given) due now and send them, each to
-    the destination it was queued for.
+    the destination it was queued for. The rejected ones (refused for good) only with
+    ``rejected``.
 
     Rows are shown under ``labels[entry id]``, else the series description or UID.
     """
     labels = labels or {}
     with Outbox(outbox_folder) as outbox:
         outbox.recover()  # what a process that died was sending waits again
+        states = [FAILED, QUEUED, REJECTED] if rejected else [FAILED, QUEUED]
         waiting = [
-            entry
-            for entry in outbox.list([FAILED, QUEUED])
-            if entry_ids is None or entry.id in entry_ids
+            entry for entry in outbox.list(states) if entry_ids is None or entry.id in entry_ids
         ]
         report = SendReport()
         if not waiting:
             return report
-        outbox.retry([entry.id for entry in waiting])
+        outbox.retry([entry.id for entry in waiting], rejected=rejected)
         for entry in waiting:
             label = labels.get(entry.id) or entry.series_description or entry.sop_instance_uid
             report.rows.append(row_of(entry, label))
