@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from ..core.errors import Ezp2pError
 from ..net.destination import Destination, TlsSettings
+from .schedule import backoff_delay
 
 if TYPE_CHECKING:
     from .files import Written
@@ -331,6 +332,66 @@ def queue_again(db: sqlite3.Connection, item: Written, stamp: float) -> None:
             SENDING,
         ),
     )
+
+
+def end_attempt(
+    db: sqlite3.Connection,
+    entry_id: int,
+    state: str,
+    message: str,
+    status: int | None,
+    owner: str | None,
+    stamp: float,
+) -> None:
+    """End the attempt of row ``entry_id`` at ``stamp``: ``failed``, due again after the
+    backoff of its attempts, or ``rejected``, never due. A row sent meanwhile, or no
+    longer held by ``owner`` (when given), stays as it is."""
+    row = db.execute(
+        "SELECT attempts, state, owner FROM entries WHERE id = ?", (entry_id,)
+    ).fetchone()
+    if row is None or row[1] == SENT or (owner is not None and row[2] != owner):
+        return
+    due = stamp + backoff_delay(row[0]) if state == FAILED else None
+    db.execute(
+        "UPDATE entries SET state = ?, last_status = ?, last_message = ?, "
+        "owner = '', updated = ?, next_attempt = ? WHERE id = ?",
+        (state, status, message, stamp, due, entry_id),
+    )
+
+
+def give_back(
+    db: sqlite3.Connection, entry_id: int, message: str, owner: str | None, stamp: float
+) -> None:
+    """Row ``entry_id``, being sent (by ``owner`` when given) but never offered: back to
+    ``queued`` with ``message``, due after the first backoff step, its attempt given back."""
+    params: tuple = (QUEUED, message, stamp, stamp + backoff_delay(1), entry_id)
+    extra = ""
+    if owner is not None:
+        extra, params = " AND owner = ?", (*params, owner)
+    db.execute(
+        "UPDATE entries SET state = ?, last_message = ?, owner = '', updated = ?, "
+        "next_attempt = ?, attempts = MAX(attempts - 1, 0) "
+        f"WHERE id = ? AND state = 'sending'{extra}",
+        params,
+    )
+
+
+def make_due(
+    db: sqlite3.Connection, stamp: float, rejected: bool, ids: Sequence[int] | None = None
+) -> int:
+    """Make the failed rows, and the queued ones waiting for later, due at ``stamp`` (of
+    ``ids`` when given); with ``rejected``, the rejected ones too, queued again. Returns
+    how many rows changed."""
+    where, params = "(state IN (?, ?) AND next_attempt > ?)", [QUEUED, FAILED, stamp]
+    if rejected:
+        where, params = f"({where} OR state = ?)", [*params, REJECTED]
+    if ids is not None:
+        where, params = f"{where} AND id IN ({','.join('?' * len(ids))})", [*params, *ids]
+    return db.execute(
+        "UPDATE entries SET next_attempt = ?, updated = ?, "
+        f"state = CASE state WHEN '{REJECTED}' THEN '{QUEUED}' ELSE state END WHERE {where}",
+        (stamp, stamp, *params),
+    ).rowcount
 
 
 def row_filter(

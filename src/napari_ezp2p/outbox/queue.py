@@ -54,7 +54,10 @@ from .database import (
     Entry,
     OutboxError,
     chunks,
+    end_attempt,
+    give_back,
     insert_row,
+    make_due,
     open_database,
     queue_again,
     row_filter,
@@ -76,7 +79,6 @@ from .files import (
     write_file,
 )
 from .owners import new_owner, owner_gone
-from .schedule import backoff_delay
 
 INSTANCES_DIR = "instances"
 
@@ -344,7 +346,7 @@ class Outbox:
         With ``claim``, only rows still held by it change (another run may have taken
         over a stale claim); a row already sent is never marked failed.
         """
-        self._end_attempt(FAILED, entry_ids, message, status, claim, now)
+        self._end_attempts(FAILED, entry_ids, message, status, claim, now)
 
     def mark_rejected(
         self,
@@ -358,9 +360,9 @@ class Outbox:
         """Refused for good (the same object would be refused again): ``rejected``, with
         the reason, never due again unless :meth:`retry` is told ``rejected=True``.
         ``claim`` as for :meth:`mark_failed`."""
-        self._end_attempt(REJECTED, entry_ids, message, status, claim, now)
+        self._end_attempts(REJECTED, entry_ids, message, status, claim, now)
 
-    def _end_attempt(
+    def _end_attempts(
         self,
         state: str,
         entry_ids: Iterable[int],
@@ -369,20 +371,10 @@ class Outbox:
         claim: Claim | None,
         now: float | datetime | None,
     ) -> None:
-        stamp = _timestamp(now)
+        stamp, owner = _timestamp(now), claim.owner if claim else None
         with self._write() as db:
             for entry_id in entry_ids:
-                row = db.execute(
-                    "SELECT attempts, state, owner FROM entries WHERE id = ?", (entry_id,)
-                ).fetchone()
-                if row is None or row[1] == SENT or (claim and row[2] != claim.owner):
-                    continue
-                due = stamp + backoff_delay(row[0]) if state == FAILED else None
-                db.execute(
-                    "UPDATE entries SET state = ?, last_status = ?, last_message = ?, "
-                    "owner = '', updated = ?, next_attempt = ? WHERE id = ?",
-                    (state, status, message, stamp, due, entry_id),
-                )
+                end_attempt(db, entry_id, state, message, status, owner, stamp)
 
     def mark_not_sent(
         self,
@@ -397,19 +389,10 @@ class Outbox:
         Back to ``queued`` with the reason, due after the first backoff step; the
         attempt the claim counted is given back.
         """
-        stamp = _timestamp(now)
+        stamp, owner = _timestamp(now), claim.owner if claim else None
         with self._write() as db:
             for entry_id in entry_ids:
-                params: tuple = (QUEUED, message, stamp, stamp + backoff_delay(1), entry_id)
-                extra = ""
-                if claim:
-                    extra, params = " AND owner = ?", (*params, claim.owner)
-                db.execute(
-                    "UPDATE entries SET state = ?, last_message = ?, owner = '', updated = ?, "
-                    "next_attempt = ?, attempts = MAX(attempts - 1, 0) "
-                    f"WHERE id = ? AND state = 'sending'{extra}",
-                    params,
-                )
+                give_back(db, entry_id, message, owner, stamp)
 
     def retry(
         self,
@@ -424,23 +407,10 @@ class Outbox:
         ``ids`` limits it to those rows. Returns how many rows changed.
         """
         stamp = _timestamp(now)
-        where, params = "(state IN (?, ?) AND next_attempt > ?)", [QUEUED, FAILED, stamp]
-        if rejected:
-            where, params = f"({where} OR state = ?)", [*params, REJECTED]
-        update = (
-            "UPDATE entries SET next_attempt = ?, updated = ?, "
-            f"state = CASE state WHEN '{REJECTED}' THEN '{QUEUED}' ELSE state END WHERE {where}"
-        )
         with self._write() as db:
             if ids is None:
-                return db.execute(update, (stamp, stamp, *params)).rowcount
-            changed = 0
-            for chunk in chunks(list(ids)):
-                marks = ",".join("?" * len(chunk))
-                changed += db.execute(
-                    f"{update} AND id IN ({marks})", (stamp, stamp, *params, *chunk)
-                ).rowcount
-        return changed
+                return make_due(db, stamp, rejected)
+            return sum(make_due(db, stamp, rejected, chunk) for chunk in chunks(list(ids)))
 
     # -- recovery and clean-up --------------------------------------------------------
 
