@@ -68,7 +68,9 @@ def test_a_refused_first_object_holds_nothing_back(home, orthanc, storescp, caps
 
     # a plain retry does not send it again, a forced one does (and it is refused again)
     assert main(["queue", "retry"]) == 0
-    assert "Nothing was waiting" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "Nothing was waiting" in err
+    assert "2 rejected entries (refused for good) not retried" in err
     assert [e.attempts for e in _entries(home) if e.state == REJECTED] == [1, 1]
     assert main(["queue", "retry", "--rejected"]) == 1
     out, err = capsys.readouterr()

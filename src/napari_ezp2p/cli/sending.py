@@ -173,6 +173,8 @@ def run_queue(args: argparse.Namespace) -> int:
                 rejected=args.rejected,
             )
         print_report(report)
+        if not args.rejected:
+            say_rejected_left(context, args.ids)
         return 0 if report.ok else 1
     with context.open_outbox() as outbox:
         if args.action == "list":
@@ -188,6 +190,20 @@ def run_queue(args: argparse.Namespace) -> int:
         older = args.older_than * 86400 if args.older_than else None
         print(f"purged {outbox.purge(states, older)} entries")
         return 0
+
+
+def say_rejected_left(context: Context, ids: list[int]) -> None:
+    """Say how many rejected entries (of ``ids``, if any) a plain retry left alone."""
+    from ..outbox import REJECTED
+
+    with context.open_outbox() as outbox:
+        left = [e for e in outbox.list([REJECTED]) if not ids or e.id in ids]
+    if left:
+        print(
+            f"ezp2p: {len(left)} rejected entries (refused for good) not retried: "
+            "`ezp2p queue retry --rejected` sends them again",
+            file=sys.stderr,
+        )
 
 
 def recover_outbox(context: Context) -> None:
