@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import signal
+import socket
 import sys
 from datetime import datetime
 
@@ -329,3 +331,24 @@ def test_scan_becomes_a_clean_secondary_capture(
     assert read.ConversionType == "DF"
     assert [float(v) for v in read.NominalScannedPixelSpacing] == pytest.approx([0.508, 0.508])
     assert np.array_equal(read.pixel_array.reshape(image.shape), image.pixels)
+
+
+def _sigpipe_ignored() -> bool:
+    """Whether the kernel has SIGPIPE ignored for this process (Python's own view,
+    ``signal.getsignal``, does not see what a C library changed)."""
+    with open("/proc/self/status") as status:
+        (line,) = [line for line in status if line.startswith("SigIgn:")]
+    return bool(int(line.split()[1], 16) & (1 << (signal.SIGPIPE - 1)))
+
+
+def test_a_scan_leaves_sigpipe_ignored_as_python_set_it(sane_test_backend: str) -> None:
+    # SANE's test backend resets SIGPIPE while it scans: a peer closing a socket we
+    # write to would then kill the process instead of raising BrokenPipeError.
+    assert _sigpipe_ignored()
+    scan(sane_test_backend, resolution_dpi=25, area_mm=SMALL, options=PATTERN)
+    assert _sigpipe_ignored()
+    left, right = socket.socketpair()
+    right.close()
+    with pytest.raises(BrokenPipeError):
+        left.sendall(b"x" * 100000)
+    left.close()

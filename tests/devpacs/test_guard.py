@@ -87,12 +87,12 @@ def test_a_pdu_over_the_negotiated_maximum_aborts_the_association(start):
     before = process.memory_info().rss
     assoc = associate(server, ECHO)
     raw = assoc.dul.socket.socket
-    raw.sendall(struct.pack(">BBL", 0x04, 0, 1 << 30))
+    raw.sendall(struct.pack(">BBL", 0x04, 0, 1 << 30), socket.MSG_NOSIGNAL)
     body = bytes(1 << 20)
     sent = 0
     try:
         while sent < 256 << 20:
-            raw.sendall(body)
+            raw.sendall(body, socket.MSG_NOSIGNAL)  # EPIPE once closed, whatever SIGPIPE
             sent += len(body)
     except OSError:
         pass  # the server closed the connection

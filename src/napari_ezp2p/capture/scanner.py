@@ -14,6 +14,7 @@ and keeps the backend list it found: changing the variable later has no effect.
 from __future__ import annotations
 
 import math
+import signal
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -118,6 +119,21 @@ def sane_session() -> Iterator[ModuleType]:
             _users -= 1
             if _users == 0:
                 sane.exit()
+        keep_sigpipe_as_python_set()
+
+
+def keep_sigpipe_as_python_set() -> None:
+    """Put SIGPIPE back as Python set it (ignored), when called from the main thread.
+
+    Once they have scanned, SANE backends can leave SIGPIPE at its default action (SANE's
+    test backend does): the next write to a socket its peer has closed would then kill
+    the whole process, napari with it, instead of raising BrokenPipeError. Python keeps
+    its own record of the disposition; applying it again undoes what the backend did.
+    Only the main thread may set a signal's handler: elsewhere this does nothing (the
+    Capture dock calls it when a scan ends).
+    """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGPIPE, signal.getsignal(signal.SIGPIPE))
 
 
 def list_scanners() -> list[ScannerInfo]:
