@@ -206,7 +206,7 @@ class Verdicts:
                 if difference := peer.differs(source, copy):
                     self.problems.append(f"{where}: {difference}")
             if not copies:
-                held = f" (held back behind {behind})" if behind else ""
+                held = f" (held back behind {behind})" if behind and entry else ""
                 self.problems.append(
                     f"{where}: not delivered{held}: {self.outcome(source, entry)}"
                 )
