@@ -165,3 +165,28 @@ def test_orthanc_moves_a_study_out(start, orthanc):
         meta.study_instance_uid
     )
     assert len(peer.rest("/instances")) == 2
+
+
+def test_the_patient_level_is_patient_roots_alone_and_bounded_like_the_others(start):
+    from pynetdicom.sop_class import (
+        PatientRootQueryRetrieveInformationModelFind,
+        StudyRootQueryRetrieveInformationModelFind,
+    )
+
+    from tests.devpacs.helpers import study_query
+
+    server = start()
+    for patient in ("P1", "P2", "P3"):
+        _store_study(server, patient, count=1)
+    query = study_query("PATIENT", PatientID="P*", PatientName="")
+    for model, expected in (
+        (StudyRootQueryRetrieveInformationModelFind, [0xA900]),  # no patient level there
+        (PatientRootQueryRetrieveInformationModelFind, [0xFF00, 0xA700]),  # past the bound
+    ):
+        server.pacs.find_answer_limit = 1
+        assoc = associate(server, [build_context(model, ExplicitVRLittleEndian)])
+        try:
+            statuses = [status.Status for status, _ in assoc.send_c_find(query, model)]
+        finally:
+            assoc.release()
+        assert statuses == expected

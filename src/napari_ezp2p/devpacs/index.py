@@ -56,8 +56,15 @@ _STUDY_COMPUTED = (
 )
 _SERIES_COMPUTED = ("NumberOfSeriesRelatedInstances",)
 _COMMON = ("RetrieveAETitle", "InstanceAvailability")
+PATIENT_KEYS = ("PatientName", "PatientID", "IssuerOfPatientID", "PatientBirthDate", "PatientSex")
+_PATIENT_COMPUTED = (
+    "NumberOfPatientRelatedStudies",
+    "NumberOfPatientRelatedSeries",
+    "NumberOfPatientRelatedInstances",
+)
 #: The spec lists Body Part Examined at study level: answer it there from the series.
 LEVEL_KEYS = {
+    "PATIENT": frozenset(PATIENT_KEYS + _PATIENT_COMPUTED + _COMMON),
     "STUDY": frozenset(STUDY_KEYS + _STUDY_COMPUTED + _COMMON + ("BodyPartExamined",)),
     "SERIES": frozenset(STUDY_KEYS + _STUDY_COMPUTED + SERIES_KEYS + _SERIES_COMPUTED + _COMMON),
     "IMAGE": frozenset(
@@ -114,7 +121,10 @@ class StoredIndex:
             self._instances[record["SOPInstanceUID"][0]] = _Instance(path, record)
 
     def records(self, level: str) -> list[dict[str, list[str]]]:
-        """One attribute record per study, series or instance, with computed keys."""
+        """One attribute record per patient, study, series or instance, with computed
+        keys."""
+        if level == "PATIENT":
+            return _patients(self.records("STUDY"))
         with self._lock:
             instances = [inst.attributes for inst in self._instances.values()]
         series: dict[str, list[dict[str, list[str]]]] = {}
@@ -154,7 +164,7 @@ class StoredIndex:
         return out
 
     def answers(self, query: Dataset, level: str, deadline: float) -> Iterator[Dataset]:
-        """The answers to a Study Root query at ``level`` (one of LEVEL_KEYS), until
+        """The answers to a query at ``level`` (one of LEVEL_KEYS), until
         ``time.monotonic()`` passes ``deadline`` (then SearchTimeout)."""
         known = LEVEL_KEYS[level]
         keys = answer_keys(query)
@@ -178,3 +188,25 @@ class StoredIndex:
 def _first(record: dict[str, list[str]], keyword: str) -> str:
     values = record.get(keyword) or [""]
     return values[0]
+
+
+def _patients(studies: list[dict[str, list[str]]]) -> list[dict[str, list[str]]]:
+    """One record per patient (Patient ID and issuer) of these study records, with its
+    counts."""
+    patients: dict[tuple[str, ...], list[dict[str, list[str]]]] = {}
+    for study in studies:
+        key = (*study["PatientID"], "|", *study["IssuerOfPatientID"])
+        patients.setdefault(key, []).append(study)
+    records = []
+    for members in patients.values():
+        series = sum(int(s["NumberOfStudyRelatedSeries"][0]) for s in members)
+        instances = sum(int(s["NumberOfStudyRelatedInstances"][0]) for s in members)
+        records.append(
+            {
+                **{key: members[0][key] for key in PATIENT_KEYS + _COMMON},
+                "NumberOfPatientRelatedStudies": [str(len(members))],
+                "NumberOfPatientRelatedSeries": [str(series)],
+                "NumberOfPatientRelatedInstances": [str(instances)],
+            }
+        )
+    return records

@@ -1,5 +1,4 @@
-"""Taking studies back out of the local PACS: C-GET and C-MOVE over what it holds, and
-the PATIENT level of Patient Root C-FIND.
+"""Taking studies back out of the local PACS: C-GET and C-MOVE over what it holds.
 
 A retrieve names what it wants by unique keys (PS3.4 C.4.2-C.4.3): Patient ID, Study,
 Series and SOP Instance UIDs down to its Query/Retrieve Level; the level's own key is
@@ -20,15 +19,14 @@ from pydicom.filereader import read_file_meta_info
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom import build_context
 from pynetdicom.sop_class import (
-    PatientRootQueryRetrieveInformationModelFind,
     PatientRootQueryRetrieveInformationModelGet,
     PatientRootQueryRetrieveInformationModelMove,
 )
 
 from ..net.destination import Destination
 from .index import StoredIndex
-from .matching import answer_keys, element_values, new_element, query_text, value_matches
-from .status import CANCEL, PENDING, RETRIEVE_IDENTIFIER_MISMATCH, SUCCESS, status
+from .matching import element_values
+from .status import CANCEL, PENDING, RETRIEVE_IDENTIFIER_MISMATCH, status
 
 logger = logging.getLogger(__name__)
 
@@ -43,13 +41,6 @@ _UNIQUE_KEYS = {
     "SERIES": "SeriesInstanceUID",
     "IMAGE": "SOPInstanceUID",
 }
-PATIENT_KEYS = ("PatientName", "PatientID", "IssuerOfPatientID", "PatientBirthDate", "PatientSex")
-_PATIENT_COMPUTED = (
-    "NumberOfPatientRelatedStudies",
-    "NumberOfPatientRelatedSeries",
-    "NumberOfPatientRelatedInstances",
-)
-_PATIENT_LEVEL_KEYS = frozenset(PATIENT_KEYS + _PATIENT_COMPUTED)
 #: A requestor proposes at most 128 presentation contexts.
 _MAX_CONTEXTS = 128
 
@@ -83,59 +74,8 @@ def stored_path(storage: Path, record: dict[str, list[str]]) -> Path:
     return storage / study / series / f"{sop}.dcm"
 
 
-def patient_records(index: StoredIndex) -> list[dict[str, list[str]]]:
-    """One record per patient (Patient ID and issuer), with its counts."""
-    patients: dict[tuple[str, ...], list[dict[str, list[str]]]] = {}
-    for study in index.records("STUDY"):
-        key = (*study["PatientID"], "|", *study["IssuerOfPatientID"])
-        patients.setdefault(key, []).append(study)
-    records = []
-    for studies in patients.values():
-        series = sum(int(s["NumberOfStudyRelatedSeries"][0]) for s in studies)
-        instances = sum(int(s["NumberOfStudyRelatedInstances"][0]) for s in studies)
-        records.append(
-            {
-                **{key: studies[0][key] for key in PATIENT_KEYS},
-                "NumberOfPatientRelatedStudies": [str(len(studies))],
-                "NumberOfPatientRelatedSeries": [str(series)],
-                "NumberOfPatientRelatedInstances": [str(instances)],
-            }
-        )
-    return records
-
-
-def patient_answers(index: StoredIndex, query: Dataset) -> Iterator[Dataset]:
-    """The answers to a Patient Root query at PATIENT level."""
-    keys = answer_keys(query)
-    for record in patient_records(index):
-        if not all(
-            keyword not in _PATIENT_LEVEL_KEYS
-            or value_matches(vr, query_text(query[tag]), record.get(keyword, []))
-            for tag, keyword, vr in keys
-        ):
-            continue
-        answer = Dataset()
-        for tag, keyword, vr in keys:
-            if keyword == "QueryRetrieveLevel":
-                answer.QueryRetrieveLevel = "PATIENT"
-            else:
-                answer.add(new_element(tag, vr, record.get(keyword, [])))
-        yield answer
-
-
-def is_patient_level_find(event) -> bool:
-    """Whether a C-FIND event is a Patient Root query at PATIENT level."""
-    if event.request.AffectedSOPClassUID != PatientRootQueryRetrieveInformationModelFind:
-        return False
-    try:
-        level = event.identifier.get("QueryRetrieveLevel", "")
-    except Exception:  # noqa: BLE001 - the FIND handler reports what cannot be decoded
-        return False
-    return str(level).strip().upper() == "PATIENT"
-
-
 class Retrieval:
-    """The C-GET, C-MOVE and patient-level C-FIND handlers over a server's index."""
+    """The C-GET and C-MOVE handlers over a server's index."""
 
     def __init__(
         self, index: StoredIndex, storage: Path, destinations: tuple[Destination, ...] = ()
@@ -152,15 +92,6 @@ class Retrieval:
             for record in self.index.records("IMAGE")
             if all(set(record.get(keyword, [])) & wanted for keyword, wanted in keys.items())
         ]
-
-    def on_find_patients(self, event) -> Iterator[tuple[int | Dataset, Dataset | None]]:
-        for answer in patient_answers(self.index, event.identifier):
-            if event.is_cancelled:
-                yield CANCEL, None
-                return
-            answer.SpecificCharacterSet = "ISO_IR 192"
-            yield PENDING, answer
-        yield SUCCESS, None
 
     def on_get(self, event) -> Iterator:
         try:

@@ -35,7 +35,10 @@ from pathlib import Path
 from pydicom import Dataset
 from pynetdicom import evt
 from pynetdicom.dsutils import encode_file_meta
-from pynetdicom.sop_class import ModalityWorklistInformationFind
+from pynetdicom.sop_class import (
+    ModalityWorklistInformationFind,
+    PatientRootQueryRetrieveInformationModelFind,
+)
 
 from ..core.dicom_check import check_dataset
 from ..core.files import atomic_file
@@ -46,7 +49,7 @@ from .errors import ServerError
 from .guard import guard_connection
 from .index import LEVEL_KEYS, StoredIndex, record_of
 from .matching import SearchTimeout, answer_keys, query_text, within
-from .retrieve import Retrieval, is_patient_level_find
+from .retrieve import Retrieval
 from .status import (
     CANCEL,
     FIND_IDENTIFIER_MISMATCH,
@@ -101,16 +104,10 @@ class LocalPacs:
             (evt.EVT_CONN_OPEN, guard_connection, timeouts),
             (evt.EVT_C_ECHO, lambda event: SUCCESS),
             (evt.EVT_C_STORE, self.on_store),
-            (evt.EVT_C_FIND, self.on_query),
+            (evt.EVT_C_FIND, self.on_find),
             (evt.EVT_C_GET, self.retrieval.on_get),
             (evt.EVT_C_MOVE, self.retrieval.on_move),
         ]
-
-    def on_query(self, event) -> Iterator[tuple[int | Dataset, Dataset | None]]:
-        """C-FIND: Patient Root at PATIENT level is ``retrieve``'s, every other is on_find's."""
-        if is_patient_level_find(event):
-            return self.retrieval.on_find_patients(event)
-        return self.on_find(event)
 
     def on_store(self, event) -> int | Dataset:
         """Store an object that parses (core.dicom_check) under its UIDs, and index it;
@@ -149,11 +146,7 @@ class LocalPacs:
         the search stops with Refused: Out of Resources, saying which. The log tells
         who asked and how many answers went, and the keys only at DEBUG."""
         started = time.monotonic()
-        what = (
-            "worklist"
-            if event.request.AffectedSOPClassUID == ModalityWorklistInformationFind
-            else "study"
-        )
+        what = _SERVICES.get(event.request.AffectedSOPClassUID, "study")
         count = 0
         try:
             query = event.identifier
@@ -199,13 +192,20 @@ class LocalPacs:
                 raise _Refused(FIND_UNABLE_TO_PROCESS, str(error)) from None
             return worklist_answers(query, within(items, deadline))
         level = str(query.get("QueryRetrieveLevel", "")).strip().upper()
-        if level not in LEVEL_KEYS:
+        if level not in LEVEL_KEYS or (level == "PATIENT" and what != "patient"):
             raise _Refused(FIND_IDENTIFIER_MISMATCH, f"unsupported level {level[:16]!r}")
         return self.index.answers(query, level, deadline)
 
     def _stopped(self, event, why: str) -> Dataset:
         logger.warning("stopped a query from %s: %s", _peer(event), why)
         return _status(FIND_OUT_OF_RESOURCES, f"{why}: narrow the query")
+
+
+#: What the log calls each query service (a Study Root one, by default).
+_SERVICES = {
+    ModalityWorklistInformationFind: "worklist",
+    PatientRootQueryRetrieveInformationModelFind: "patient",
+}
 
 
 class _Refused(Exception):
