@@ -268,3 +268,20 @@ def test_find_and_worklist_options_become_the_query_filters():
     assert query_filters(args) == Filters(patient_name="doe*", date="20260101-")
     args = parser.parse_args(["worklist", "--station-aet", "CAM", "--date", "20261129"])
     assert query_filters(args) == Filters(station_aet="CAM", date="20261129")
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path):
+    from napari_ezp2p.net.destination import Destination
+    from napari_ezp2p.outbox import Outbox
+    from tests.outbox.test_queue import make_datasets
+
+    with Outbox(tmp_path / "outbox") as outbox:  # more lines than a pipe holds
+        outbox.add(make_datasets(3000), [Destination("d", "D", "127.0.0.1", 104)])
+    ezp2p = Path(sys.executable).parent / "ezp2p"
+    argv = [str(ezp2p), "--outbox", str(tmp_path / "outbox"), "queue", "list"]
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert child.stdout.readline()  # like `| head -1`, then the reader goes away
+    child.stdout.close()
+    assert child.wait(timeout=60) == 1
+    assert b"Traceback" not in child.stderr.read()
+    child.stderr.close()

@@ -64,12 +64,15 @@ def fake_scp(
     maximum_associations: int = 10,
     on_request: Callable[[int], None] | None = None,
     abort_after: Collection[int] = (),
+    abort_on: Collection[int] = (),
 ) -> Iterator[FakeScp]:
     """An SCP for Verification, every Storage class, Study Root and Worklist FIND.
 
     ``store_status(n, ds)`` gives the status of the n-th C-STORE (0-based) and may sleep;
     ``on_request(n)`` is called before the n-th association (0-based) is answered; the
-    SCP aborts the association just after answering the n-th C-STORE, n in ``abort_after``.
+    SCP aborts the association just after answering the n-th C-STORE, n in ``abort_after``,
+    and instead of answering it, n in ``abort_on`` (as dcmtk does on an object it cannot
+    take).
     """
     ae = AE(ae_title=ae_title)
     ae.maximum_associations = maximum_associations
@@ -103,6 +106,9 @@ def fake_scp(
             state.stored.append(ds.SOPInstanceUID)
             state.stored_on.append(id(event.assoc))
             answering[id(event.assoc)] = number
+        if number in abort_on:
+            event.assoc.abort()
+            return 0xC000  # never sent: the association is gone
         return store_status(number, ds) if store_status else 0
 
     answering: dict[int, int] = {}  # the C-STORE each association is answering

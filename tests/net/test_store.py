@@ -18,6 +18,7 @@ from napari_ezp2p.net.destination import Destination
 from napari_ezp2p.net.store import StoreFile, _storage_status, store
 from napari_ezp2p.net.transfer import (
     FAILURE,
+    MAX_ABORTED_OBJECTS,
     MAX_FRUITLESS,
     NOT_SENT,
     REJECTED,
@@ -233,6 +234,65 @@ def test_a_peer_that_aborts_every_association_is_given_up_on():
     assert all(report.error in o.message for o in report.outcomes[MAX_FRUITLESS:])
 
 
+def test_objects_the_peer_aborts_on_fail_alone_and_the_rest_goes():
+    objects = sc_objects(7 + MAX_ABORTED_OBJECTS + 1)
+    poison = {0, 1, 2, 5, *range(7, 7 + MAX_ABORTED_OBJECTS)}  # once one is stored: any
+    with fake_scp(abort_on=poison) as scp:  # each aborted, on its own association
+        report = store(objects, scp.destination, SETTINGS)
+    categories = [o.category for o in report.outcomes]
+    assert [n for n, category in enumerate(categories) if category == FAILURE] == sorted(poison)
+    assert all(
+        "aborted the association while receiving" in report.outcomes[n].message for n in poison
+    )
+    assert scp.stored == [ds.SOPInstanceUID for ds in objects]  # each offered once
+    # our AE title is suspected only while the peer has answered nothing of ours
+    assert "our AE title" in report.outcomes[0].message
+    assert all("AE title" not in report.outcomes[n].message for n in poison - {0, 1, 2})
+
+
+def test_a_peer_that_aborts_every_object_it_receives_is_given_up_on():
+    with fake_scp(abort_on=range(100)) as scp:
+        report = store(sc_objects(MAX_ABORTED_OBJECTS + 3), scp.destination, SETTINGS)
+    categories = [o.category for o in report.outcomes]
+    assert categories == [FAILURE] * MAX_ABORTED_OBJECTS + [NOT_SENT] * 3
+    assert len(scp.requests) == MAX_ABORTED_OBJECTS
+    assert f"{MAX_ABORTED_OBJECTS} associations in a row stored nothing" in report.error
+
+
+def test_a_peer_taking_only_implicit_vr_gets_explicit_vr_files_transcoded():
+    from pydicom import dcmread
+    from pydicom.data import get_testdata_file
+    from pydicom.uid import ImplicitVRLittleEndian
+    from pynetdicom import AE, evt
+    from pynetdicom.sop_class import CTImageStorage
+
+    received = []
+
+    def on_store(event):
+        ds = event.dataset
+        ds.file_meta = event.file_meta
+        received.append(ds)
+        return 0x0000
+
+    ae = AE("IMPLICIT")
+    ae.add_supported_context(CTImageStorage, ImplicitVRLittleEndian)
+    port = free_port()
+    server = ae.start_server(
+        ("127.0.0.1", port), block=False, evt_handlers=[(evt.EVT_C_STORE, on_store)]
+    )
+    try:
+        source = get_testdata_file("CT_small.dcm")  # explicit VR little endian
+        report = store([source], Destination("impl", "IMPLICIT", "127.0.0.1", port), SETTINGS)
+    finally:
+        server.shutdown()
+    assert [o.category for o in report.outcomes] == [SUCCESS], report.outcomes
+    assert report.outcomes[0].transfer_syntax == ImplicitVRLittleEndian
+    (got,) = received
+    original = dcmread(source)
+    assert got.PatientName == original.PatientName
+    assert (got.pixel_array == original.pixel_array).all()
+
+
 def test_refusals_for_good_do_not_make_the_transfer_give_up():
     objects = sc_objects(6)
     with fake_scp(lambda n, ds: 0xA900 if n < 5 else 0) as scp:
@@ -326,12 +386,12 @@ def test_orthanc_narrowed_to_native_gets_jpeg_ls_as_explicit_le(orthanc):
 
 def test_orthanc_that_does_not_know_us_refuses_everything(orthanc):
     server = orthanc(DicomModalities={}, DicomAlwaysAllowStore=False)
-    report = store(sc_objects(MAX_FRUITLESS + 2), server.destination, SETTINGS)
+    report = store(sc_objects(MAX_ABORTED_OBJECTS + 2), server.destination, SETTINGS)
     assert not report.ok
-    # Orthanc accepts each association, then aborts it at the first C-STORE; the
-    # transfer gives up after MAX_FRUITLESS of them
+    # Orthanc accepts each association, then aborts it at the first C-STORE: as it has
+    # stored nothing, the transfer gives up after MAX_ABORTED_OBJECTS of them
     categories = [o.category for o in report.outcomes]
-    assert categories == [FAILURE] * MAX_FRUITLESS + [NOT_SENT] * 2
+    assert categories == [FAILURE] * MAX_ABORTED_OBJECTS + [NOT_SENT] * 2
     assert "orthanc (ORTHANC@127.0.0.1" in report.error
     assert "aborted the association" in report.error
     assert "our AE title 'EZP2P'" in report.error

@@ -308,3 +308,12 @@ def test_sent_marks_commit_without_fsync_and_the_connection_stays_full(tmp_path)
         assert outbox._db.execute("PRAGMA synchronous").fetchone()[0] == 2
     with Outbox(tmp_path) as outbox:
         assert [e.state for e in outbox.list()] == [SENT]
+
+
+def test_due_rows_never_tried_go_before_those_that_failed(tmp_path):
+    with Outbox(tmp_path) as outbox:
+        first, second, third = outbox.add(make_datasets(3), [PACS])
+        claim = outbox.claim([first])
+        outbox.mark_failed([first], "the peer aborted", claim=claim)
+        outbox.retry()  # due again now
+        assert [e.id for e in outbox.due()] == [second, third, first]

@@ -2,7 +2,7 @@
 
 pynetdicom's reader blocks until a whole PDU has arrived, however slowly it trickles in,
 and believes the length a PDU header claims. This module is the one place that relies on
-two pynetdicom internals (checked with 3.0), each covered by tests/devpacs/test_limits.py:
+two pynetdicom internals (checked with 3.0), each covered by tests/devpacs/test_guard.py:
 
 - ``Association.dul.socket``: the :class:`pynetdicom.transport.AssociationSocket` the
   DUL reads and writes through, which :func:`guard_connection` replaces by a

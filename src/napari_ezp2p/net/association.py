@@ -106,6 +106,7 @@ class Session:
         self._deadline: threading.Timer | None = None
         self.peer_abort = ""
         self.answers = 0  # DIMSE responses received on this association
+        self.answered_before = False  # the peer answered an earlier association of ours
         self.storing = ""  # the SOP Instance UID of the last C-STORE request sent
         self.bytes_sent = 0
         self.on_bytes: Callable[[int], None] | None = None
@@ -395,13 +396,14 @@ def no_response(
     session: Session, dest: Destination, settings: NetworkSettings, waited: float
 ) -> str:
     """Why a request got no response after ``waited`` seconds: what the peer did, and the
-    object it was receiving. Our AE title is named only when the request was the first of
-    the association (a peer that does not know it may abort there, as Orthanc does)."""
+    object it was receiving. Our AE title is named only when the peer has answered none
+    of our requests yet, on this association or an earlier one of the same transfer (a
+    peer that does not know it may abort at the first, as Orthanc does)."""
     where = name_of(dest)
     receiving = f" while receiving {session.storing}" if session.storing else ""
     hint = (
         ""
-        if session.answers
+        if session.answers or session.answered_before
         else f"; the first request of the association: does it know our AE title "
         f"{settings.ae_title!r}?"
     )

@@ -89,7 +89,19 @@ def transcode(ds: Dataset, target: UID | str) -> Dataset:
             f"{ds.SOPInstanceUID}: cannot transcode {source.name} to {label}: {error}"
         ) from None
     out.file_meta.TransferSyntaxUID = target
+    _encode_as(out, target)
     return out
+
+
+def _encode_as(ds: Dataset, target: UID) -> None:
+    """Make ``ds`` say it is encoded as ``target`` (implicit or explicit VR, its byte
+    order), as pynetdicom checks before it sends: its elements read from the source's
+    bytes are decoded first, so that they are written anew in the target's encoding."""
+    for _ in ds.iterall():  # decodes every raw element, nested ones included
+        pass
+    ds.set_original_encoding(
+        target.is_implicit_VR, target.is_little_endian, ds.original_character_set
+    )
 
 
 @contextmanager
@@ -98,6 +110,8 @@ def _decoding(ds: Dataset) -> Iterator[None]:
     its syntax and, in one line, why (pydicom gives one line per decoder it tried)."""
     try:
         yield
+    except MemoryError:  # not the object's fault: the batch fails, and is tried again
+        raise
     except StopIteration:  # pydicom's frame generator ran out of fragments
         frames = ds.get("NumberOfFrames", 1)
         reason = f"it holds fewer frames than its Number of Frames ({frames})"

@@ -34,6 +34,10 @@ NOT_SENT = "not sent"
 #: Associations in a row that may end with nothing stored before a transfer gives up on
 #: its destination (a peer that aborts every association: nothing stored, no loop).
 MAX_FRUITLESS = 3
+#: Associations the peer aborted while receiving an object, before it stored any: each may
+#: be that object's own fault, so more are allowed (once it has stored one, it takes us,
+#: and such aborts never end the transfer).
+MAX_ABORTED_OBJECTS = 10
 #: The categories of an object the peer has, and of one it does not.
 KEPT = (SUCCESS, WARNING)
 UNSTORED = (FAILURE, REJECTED)
@@ -116,6 +120,8 @@ class Transfer:
         self.refusals: list[str] = []  # why associations could not be established
         self.no_context = False  # an association refused for want of any context we proposed
         self.fruitless = 0  # associations in a row that ended with nothing stored
+        self.aborted_objects = 0  # ... because the peer aborted an object it was receiving
+        self.stored_any = False
         self.gave_up = ""  # why the rest is not sent ("" while the transfer goes on)
         self.halted = False
         self.crash: BaseException | None = None  # an unexpected error in another thread
@@ -198,35 +204,56 @@ class Transfer:
             current: tuple[Association, Session] | None = opened
             while current is not None:
                 stored, ending = self._send_over(*current)
-                current = self._open(contexts) if self._carry_on(stored, ending) else None
+                aborted = _peer_aborted_the_object(ending, current[1])
+                current = self._open(contexts) if self._carry_on(stored, ending, aborted) else None
         finally:
             with self.changed:
                 self.working -= 1
                 self.changed.notify_all()
 
-    def _carry_on(self, stored: int, ending: ObjectOutcome | None) -> bool:
+    def _carry_on(self, stored: int, ending: ObjectOutcome | None, aborted: bool) -> bool:
         """Whether to open a fresh association for what is left, after one that ended
-        having stored ``stored`` objects (``ending``: the outcome that ended it)."""
+        having stored ``stored`` objects (``ending``: the outcome that ended it;
+        ``aborted``: the peer aborted it while receiving that object).
+
+        Gives up after ``MAX_FRUITLESS`` associations in a row that stored nothing, or,
+        before the peer stored anything, ``MAX_ABORTED_OBJECTS`` it aborted while
+        receiving an object (a peer that aborts on some objects, as dcmtk on a malformed
+        one, takes the others; one that aborts every first object, as Orthanc for an AE
+        it does not know, is given up on)."""
         with self.lock:
             if self.finished or self.halted or self.gave_up or not self.pending:
                 return False
             if stored:
-                self.fruitless = 0
-            elif ending is None or ending.category != REJECTED:
+                self.fruitless = self.aborted_objects = 0
+                self.stored_any = True
+            elif ending is not None and ending.category == REJECTED:
+                pass
+            elif aborted:
+                if not self.stored_any:
+                    self.aborted_objects += 1
+                    return self._still_trying(self.aborted_objects, MAX_ABORTED_OBJECTS, ending)
+            else:
                 self.fruitless += 1
-                if self.fruitless >= MAX_FRUITLESS:
-                    why = ending.message if ending else "the association ended"
-                    self.gave_up = (
-                        f"{name_of(self.dest)}: {self.fruitless} associations in a row "
-                        f"stored nothing, the last time: {why}"
-                    )
-                    return False
+                return self._still_trying(self.fruitless, MAX_FRUITLESS, ending)
             return True
+
+    def _still_trying(self, count: int, most: int, ending: ObjectOutcome | None) -> bool:
+        """False, saying why in ``gave_up``, once ``count`` reaches ``most``."""
+        if count < most:
+            return True
+        why = ending.message if ending else "the association ended"
+        self.gave_up = (
+            f"{name_of(self.dest)}: {count} associations in a row stored nothing, "
+            f"the last time: {why}"
+        )
+        return False
 
     def _open(self, contexts: list[PresentationContext]) -> tuple[Association, Session] | None:
         session = Session(self.dest, self.settings)
         session.on_bytes = lambda sent: self._tell(None)
         with self.lock:
+            session.answered_before = any(earlier.answers for earlier in self.sessions)
             self.sessions.append(session)
         try:
             return session.open(contexts), session
@@ -315,3 +342,14 @@ def not_sent(items: Sequence[Item], message: str) -> list[ObjectOutcome]:
         ObjectOutcome(i.index, str(i.sop_instance), NOT_SENT, None, message, "", i.path)
         for i in items
     ]
+
+
+def _peer_aborted_the_object(ending: ObjectOutcome | None, session: Session) -> bool:
+    """Whether the peer aborted the association while receiving the object that ended
+    it: that object went, no response came, and the peer (not a timeout) ended it."""
+    return (
+        ending is not None
+        and ending.status is None
+        and bool(ending.transfer_syntax)
+        and bool(session.ended_by_peer())
+    )

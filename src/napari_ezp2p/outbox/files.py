@@ -31,7 +31,6 @@ from ..core.part10 import DicomFile, read_dicom_file, same_data_set, write_copy
 from .database import OutboxError
 from .owners import new_owner, owner_gone
 
-_COPY_BUFFER = 1 << 20
 WRITERS_DIR = "writers"
 #: A registration still being written after this many seconds is one of a process killed.
 _REGISTERING = 60.0

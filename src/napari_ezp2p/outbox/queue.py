@@ -141,10 +141,12 @@ class Outbox:
         """One write transaction (see :func:`~.database.transaction`)."""
         return transaction(self._db, self._lock, durable=durable)
 
-    def _select(self, where: str = "1", params: Sequence[object] = ()) -> list[Entry]:
+    def _select(
+        self, where: str = "1", params: Sequence[object] = (), order: str = "id"
+    ) -> list[Entry]:
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {COLUMNS} FROM entries WHERE {where} ORDER BY id", params
+                f"SELECT {COLUMNS} FROM entries WHERE {where} ORDER BY {order}", params
             ).fetchall()
         return [self._entry(row) for row in rows]
 
@@ -262,9 +264,11 @@ class Outbox:
         now: float | datetime | None = None,
         destinations: Iterable[str] | None = None,
     ) -> list[Entry]:
-        """Queued and failed rows whose next attempt has come, oldest first."""
+        """Queued and failed rows whose next attempt has come: those never tried first
+        (an object that failed does not go before them again), each oldest first."""
         where, params = row_filter((QUEUED, FAILED), destinations)
-        return self._select(f"{where} AND next_attempt <= ?", [*params, _timestamp(now)])
+        where = f"{where} AND next_attempt <= ?"
+        return self._select(where, [*params, _timestamp(now)], order="attempts > 0, id")
 
     def summary(self) -> dict[str, dict[str, int]]:
         """``{destination name: {state: count}}`` with every state present."""
