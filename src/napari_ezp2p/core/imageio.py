@@ -23,6 +23,7 @@ from PIL import ExifTags, Image, ImageOps
 from .errors import ImageReadError
 from .image import DeferredPixels, SourceImage, bits_stored_for
 from .pixels import JpegHeader, jpeg_header
+from .resolution import pillow_spacing, tiff_spacing
 from .tiffpages import Deadline, TiffPagesError, image_pages
 
 SUFFIXES = frozenset({".bmp", ".jpg", ".jpeg", ".png", ".tif", ".tiff"})
@@ -96,8 +97,8 @@ def read_image(path: str | os.PathLike) -> SourceImage:
     - 16-bit grey stays 16-bit; 16-bit colour is reduced to 8 bits by taking the high byte;
       other grey (32-bit integer, float) is kept as 16-bit only if every value fits exactly.
     - Multi-page TIFF becomes one multi-frame image; all pages must match.
-    - Pixel spacing comes from a physical resolution (TIFF inch/cm, PNG pHYs metres, JPEG
-      JFIF dpi/dpcm); BMP resolution is a writer's default and is ignored.
+    - Pixel spacing comes from a physical resolution the file records (TIFF inch/cm, PNG
+      pHYs metres, JPEG JFIF dpi/dpcm); BMP resolution is a writer's default and is ignored.
     - A baseline 8-bit JPEG that needs no rotation keeps its bytes for encapsulation.
       When its markers are whole and it ends with EOI, only its header is read: the
       pixels are decoded the first time they are used (never, when the bytes are
@@ -207,7 +208,7 @@ def _read_pillow(path: Path, image_format: str) -> SourceImage:
                 pixels = _pillow_pixels(ImageOps.exif_transpose(opened))
             else:
                 pixels = _pillow_pixels(opened)
-        spacing = _pillow_spacing(opened, image_format)
+        spacing = pillow_spacing(opened, image_format)
     if spacing and orientation in (5, 6, 7, 8):
         spacing = spacing[::-1]
     fields = {"pixel_spacing": spacing, "source_format": image_format}
@@ -263,25 +264,6 @@ def _decode_jpeg(path: Path, data: bytes) -> np.ndarray:
     return pixels.reshape(1, *pixels.shape[:2], -1)
 
 
-def _pillow_spacing(image: Image.Image, image_format: str) -> tuple[float, float] | None:
-    if image_format == "JPEG":
-        mm_per_unit = {1: 25.4, 2: 10.0}.get(image.info.get("jfif_unit"))
-        density = image.info.get("jfif_density")
-    elif image_format == "PNG":  # Pillow sets dpi only for a pHYs chunk in metres
-        mm_per_unit, density = 25.4, image.info.get("dpi")
-    else:
-        return None
-    return _spacing(density, mm_per_unit) if mm_per_unit and density else None
-
-
-def _spacing(resolution: tuple[float, float], mm_per_unit: float) -> tuple[float, float] | None:
-    """(row, column) spacing in mm from an (x, y) resolution in pixels per unit."""
-    x_res, y_res = (float(value) for value in resolution)
-    if x_res > 0 and y_res > 0:
-        return (mm_per_unit / y_res, mm_per_unit / x_res)
-    return None
-
-
 def _pillow_pixels(image: Image.Image) -> np.ndarray:
     """(rows, columns) grey or (rows, columns, 3) RGB, uint8 or 16-bit grey."""
     mode = image.mode
@@ -330,7 +312,7 @@ def _read_tiff(path: Path) -> SourceImage:
         first = pages[0]
         frames = [_tiff_pixels(page, deadline) for page in pages]
         orientation = first.tags.valueof(274, 1)
-        spacing = _tiff_spacing(first)
+        spacing = tiff_spacing(first)
         compressions = {page.compression for page in pages}
     pixels = np.stack([_ORIENTATIONS.get(orientation, np.asarray)(f) for f in frames])
     if spacing and orientation in (5, 6, 7, 8):
@@ -392,12 +374,6 @@ def _tiff_kind(page) -> tuple:
 def _describe(page) -> str:
     name = getattr(page.photometric, "name", page.photometric)
     return f"{'x'.join(map(str, page.shape))} {page.dtype} {name}"
-
-
-def _tiff_spacing(page) -> tuple[float, float] | None:
-    mm_per_unit = {tifffile.RESUNIT.INCH: 25.4, tifffile.RESUNIT.CENTIMETER: 10.0}
-    unit = mm_per_unit.get(page.resolutionunit)
-    return _spacing(page.resolution, unit) if unit else None
 
 
 def _tiff_pixels(page, deadline: Deadline) -> np.ndarray:
