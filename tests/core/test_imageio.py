@@ -190,8 +190,8 @@ def test_jpeg_compressed_tiff_is_rgb_and_lossy(tmp_path):
 def test_16_bit_grey_png_and_tiff_stay_16_bit(tmp_path):
     twelve = np.arange(0, 4096, 64, dtype=np.uint16).reshape(8, 8)
     sixteen = twelve * 16 + 15
-    Image.fromarray(twelve).save(tmp_path / "a.png")
-    tifffile.imwrite(tmp_path / "a.tif", sixteen)
+    Image.fromarray(twelve).save(tmp_path / "a.png", dpi=(300, 300))
+    tifffile.imwrite(tmp_path / "a.tif", sixteen, resolution=(300, 300))
     png, tiff = read_image(tmp_path / "a.png"), read_image(tmp_path / "a.tif")
     np.testing.assert_array_equal(png.pixels[0, :, :, 0], twelve)
     np.testing.assert_array_equal(tiff.pixels[0, :, :, 0], sixteen)

@@ -1,15 +1,34 @@
-"""Pixel spacing from the resolution a file records, on files written with Pillow and tifffile."""
+"""Pixel spacing and the suggested Conversion Type from the resolution a file records."""
 
 from __future__ import annotations
+
+from datetime import datetime
+from importlib.resources import as_file, files
 
 import numpy as np
 import pytest
 import tifffile
 from PIL import Image
+from pydicom import dcmread
 
+from napari_ezp2p.core.convert import write_atomically
+from napari_ezp2p.core.errors import ConversionError
 from napari_ezp2p.core.imageio import read_image
+from napari_ezp2p.core.metadata import Metadata
+from napari_ezp2p.core.sc import build_sc, complete_metadata
+from napari_ezp2p.core.transfer import transfer_syntax
+from tests.peers import dciodvfy_errors
 
+NOW = datetime(2026, 12, 2, 9, 30)
 PAGES16 = np.arange(4 * 20 * 30, dtype=np.uint16).reshape(4, 20, 30) * 20
+
+
+def _written(image, tmp_path, **meta):
+    """``image`` as a Secondary Capture file that dciodvfy finds no error in, read back."""
+    ds = build_sc(image, complete_metadata(Metadata(**meta), NOW), transfer_syntax("explicit-le"))
+    path = write_atomically(ds, tmp_path / "out.dcm")
+    assert dciodvfy_errors(path) == []
+    return dcmread(path)
 
 
 def test_tiff_spacing_from_dpi(tmp_path):
@@ -52,3 +71,49 @@ def test_tiff_saved_by_pillow_without_resolution_has_no_spacing(tmp_path):
     Image.fromarray(PAGES16[0]).save(tmp_path / "b.tif")
     assert read_image(tmp_path / "a.tif").pixel_spacing is None
     assert read_image(tmp_path / "b.tif").pixel_spacing is None
+
+
+# --- conversion type --------------------------------------------------------------------
+
+
+def test_multi_page_16_bit_tiff_without_resolution_converts_as_wsd(tmp_path):
+    tifffile.imwrite(tmp_path / "a.tif", PAGES16, photometric="minisblack")
+    image = read_image(tmp_path / "a.tif")
+    assert (image.frames, image.conversion_type, image.pixel_spacing) == (4, "WSD", None)
+    ds = _written(image, tmp_path)
+    assert (ds.ConversionType, ds.NumberOfFrames) == ("WSD", 4)
+    assert "NominalScannedPixelSpacing" not in ds
+
+
+def test_16_bit_grey_without_resolution_is_wsd(tmp_path):
+    Image.fromarray(PAGES16[0]).save(tmp_path / "a.png")
+    Image.fromarray(PAGES16[0]).save(tmp_path / "a.tif")
+    for name in ("a.png", "a.tif"):
+        assert read_image(tmp_path / name).conversion_type == "WSD"
+
+
+def test_16_bit_tiff_at_300_dpi_is_film(tmp_path):
+    tifffile.imwrite(tmp_path / "a.tif", PAGES16, photometric="minisblack", resolution=(300, 300))
+    image = read_image(tmp_path / "a.tif")
+    assert image.conversion_type == "DF"
+    ds = _written(image, tmp_path)
+    assert ds.ConversionType == "DF"
+    assert [float(v) for v in ds.NominalScannedPixelSpacing] == [0.084667, 0.084667]
+
+
+def test_film_scan_sample_is_film_with_its_spacing(tmp_path):
+    with as_file(files("napari_ezp2p") / "samples" / "film-scan.tif") as path:
+        image = read_image(path)
+    assert image.conversion_type == "DF"
+    ds = _written(image, tmp_path)
+    assert ds.ConversionType == "DF"
+    assert [float(v) for v in ds.NominalScannedPixelSpacing] == [0.169333, 0.169333]
+
+
+def test_film_said_by_the_user_without_a_resolution_needs_the_spacing(tmp_path):
+    tifffile.imwrite(tmp_path / "a.tif", PAGES16, photometric="minisblack")
+    image = read_image(tmp_path / "a.tif")
+    with pytest.raises(ConversionError, match="needs the scan resolution"):
+        _written(image, tmp_path, conversion_type="DF")
+    ds = _written(image, tmp_path, conversion_type="DF", pixel_spacing=(0.1, 0.1))
+    assert [float(v) for v in ds.NominalScannedPixelSpacing] == [0.1, 0.1]

@@ -99,6 +99,8 @@ def read_image(path: str | os.PathLike) -> SourceImage:
     - Multi-page TIFF becomes one multi-frame image; all pages must match.
     - Pixel spacing comes from a physical resolution the file records (TIFF inch/cm, PNG
       pHYs metres, JPEG JFIF dpi/dpcm); BMP resolution is a writer's default and is ignored.
+    - The suggested Conversion Type is DF (film) for 16-bit grey with a pixel spacing,
+      WSD for everything else.
     - A baseline 8-bit JPEG that needs no rotation keeps its bytes for encapsulation.
       When its markers are whole and it ends with EOI, only its header is read: the
       pixels are decoded the first time they are used (never, when the bytes are
@@ -176,10 +178,11 @@ def _check_pillow_limit(opened: Image.Image) -> None:
 
 
 def _image(pixels: np.ndarray, colour: bool, **fields) -> SourceImage:
-    grey16 = pixels.dtype == np.uint16 and not colour
+    """16-bit grey with a real scan resolution suggests film (DF); the rest is WSD."""
+    film = pixels.dtype == np.uint16 and not colour and fields.get("pixel_spacing") is not None
     return SourceImage.from_array(
         pixels, rgb=colour, bits_stored=bits_stored_for(pixels),
-        conversion_type="DF" if grey16 else "WSD", **fields,
+        conversion_type="DF" if film else "WSD", **fields,
     )  # fmt: skip
 
 
