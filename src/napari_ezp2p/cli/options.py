@@ -102,7 +102,8 @@ def add_metadata_options(parser: argparse.ArgumentParser) -> None:
         "--conversion-type",
         choices=list(CONVERSION_TYPES),
         help="DF film, SD document, DV video, WSD workstation, DI digital interface "
-        "(default: from the source; DF for 16-bit grey, WSD otherwise)",
+        "(default: from the source; DF for 16-bit grey with a scan resolution, WSD "
+        "otherwise; DF needs the resolution or --pixel-spacing)",
     )
     image.add_argument("--window", type=number_pair, metavar="C,W", help="window centre,width")
     image.add_argument(
