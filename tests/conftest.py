@@ -129,13 +129,15 @@ class StoreScp:
 
 
 #: storescp --accept-all refuses JPEG Lossless process 14 (.57): this profile accepts all
-#: twelve syntaxes of core.transfer for the Secondary Capture classes.
-_SC_CLASSES = (
+#: twelve syntaxes of core.transfer for the classes we write: Secondary Capture and
+#: Encapsulated PDF.
+_OUR_CLASSES = (
     "1.2.840.10008.5.1.4.1.1.7",
     "1.2.840.10008.5.1.4.1.1.7.1",
     "1.2.840.10008.5.1.4.1.1.7.2",
     "1.2.840.10008.5.1.4.1.1.7.3",
     "1.2.840.10008.5.1.4.1.1.7.4",
+    "1.2.840.10008.5.1.4.1.1.104.1",
 )
 
 
@@ -150,7 +152,7 @@ def storescp_config(path: Path) -> Path:
         "[SC]",
         "PresentationContext1 = 1.2.840.10008.1.1\\Native",
     ]
-    lines += [f"PresentationContext{n} = {uid}\\All" for n, uid in enumerate(_SC_CLASSES, 2)]
+    lines += [f"PresentationContext{n} = {uid}\\All" for n, uid in enumerate(_OUR_CLASSES, 2)]
     lines += ["[[Profiles]]", "[Default]", "PresentationContexts = SC", ""]
     path.write_text("\n".join(lines))
     return path
@@ -159,7 +161,7 @@ def storescp_config(path: Path) -> Path:
 def start_storescp(
     folder: Path, *, ae_title: str = "STORESCP", tls: TlsSettings | None = None, extra=()
 ) -> StoreScp:
-    """storescp accepting the Secondary Capture classes in all twelve syntaxes.
+    """storescp accepting the classes we write (SC, Encapsulated PDF) in all twelve syntaxes.
 
     With ``tls`` (server key in ``key_file``, certificate in ``cert_file``, CA of the
     clients in ``ca_file``) it speaks TLS and requires a client certificate.

@@ -93,6 +93,8 @@ def test_unencodable_names_name_the_attribute(charset, name, message):
         ({"birth_date": "1984-13-01"}, "PatientBirthDate '1984-13-01'"),
         ({"sex": "X"}, "PatientSex"),
         ({"modality": "ot lower"}, "Modality"),
+        ({"modality": ""}, "Modality: empty, but it is required"),
+        ({"modality": " "}, "Modality: empty, but it is required"),
         ({"study_instance_uid": "1.2.abc"}, "StudyInstanceUID"),
         ({"window": (100.0, 0.0)}, "WindowWidth"),
         ({"pixel_spacing": (0.0, 0.1)}, "NominalScannedPixelSpacing"),

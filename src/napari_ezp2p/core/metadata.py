@@ -136,6 +136,8 @@ SEXES = ("", "M", "F", "O")
 def check_metadata(meta: Metadata) -> None:
     """Raise ConversionError naming the first attribute whose value cannot be written."""
     terms = charset_terms(meta.charset)
+    if not meta.modality.strip():
+        raise ConversionError("Modality: empty, but it is required (Type 1); give one, e.g. OT")
     for name, keyword in TEXT_ATTRIBUTES.items():
         check_value(keyword, getattr(meta, name), terms)
     if meta.sex not in SEXES:

@@ -12,8 +12,8 @@ from ..core.dicom_check import read_checked
 from ..core.errors import Ezp2pError, FileWriteError
 from ..core.metadata import Metadata
 from ..core.part10 import DicomFile, write_copy
-from ..core.sc import complete_metadata
 from .inputs import SyntaxChoice, object_for_file
+from .series import job_series, modality_of_file
 
 
 @dataclass(frozen=True)
@@ -33,19 +33,21 @@ def convert_inputs(
     syntax: SyntaxChoice,
     now: datetime | None = None,
 ) -> Iterator[Converted]:
-    """Convert each file into ``out_dir`` as one series of one study. The metadata is
-    checked before any file is read; a file that cannot be read or written is
-    reported and skipped; nothing half-written is left. A DICOM file is copied, its
+    """Convert each file into ``out_dir``, in one study, one series per modality
+    (:class:`~.series.SeriesByModality`). The metadata is checked before any file is
+    read; a file that cannot be read or written is reported and skipped; nothing
+    half-written is left. A DICOM file is copied, its
     data set's bytes unchanged, only when it parses (core.dicom_check)."""
     now = now or datetime.now()
-    meta = complete_metadata(meta, now)
+    meta, series = job_series(meta, now)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise FileWriteError(error.errno, error.strerror, str(out_dir)) from error
     for number, path in enumerate(map(Path, paths), start=1):
         try:
-            made = object_for_file(path, meta, syntax, number, now)
+            own = series.of(meta, modality_of_file(path, meta))
+            made = object_for_file(path, own, syntax, number, now)
             target = free_name(out_dir, path.stem)
             if isinstance(made, DicomFile):
                 read_checked(made.path, force=True)  # refuse what does not parse

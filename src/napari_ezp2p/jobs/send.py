@@ -17,13 +17,13 @@ from ..core.errors import Ezp2pError
 from ..core.image import SourceImage
 from ..core.metadata import Metadata
 from ..core.part10 import DicomFile
-from ..core.sc import complete_metadata
 from ..net.destination import Destination, NetworkSettings
 from ..net.transports import senders
 from ..outbox import FAILED, QUEUED, REJECTED, Outbox, OutboxError, Written, send_due
 from ..outbox.runner import RunProgress
 from .inputs import SyntaxChoice, object_for_file, object_for_image
 from .report import Row, SendReport, row_of
+from .series import job_series, modality_of_file
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,8 @@ def queue(
     replace: bool = False,
     now: datetime | None = None,
 ) -> SendReport:
-    """Make each item one object of one series of one study, queued for every destination.
+    """Make each item one object of one study, queued for every destination; the objects
+    of each modality make one series (:class:`~.series.SeriesByModality`).
 
     Each object is encoded once (one SOP Instance UID for every destination), in the
     syntax ``syntax`` chooses, and its file written to the outbox before the next item
@@ -81,7 +82,7 @@ def queue(
     if not destinations:
         raise OutboxError("no destination to queue for")
     now = now or datetime.now()
-    meta = complete_metadata(meta, now)
+    meta, series = job_series(meta, now)
     syntax = syntax or SyntaxChoice.of(None, destinations)
     report = SendReport()
     batch: list[tuple[str, bool, Written]] = []  # (label, passed through, file)
@@ -115,6 +116,8 @@ def queue(
             try:
                 item = _loaded(item)
                 own = dataclasses.replace(meta, **item.overrides) if item.overrides else meta
+                modality = own.modality if item.path is None else modality_of_file(item.path, own)
+                own = series.of(own, modality)
                 if item.image is not None:
                     made = object_for_image(item.image, own, syntax, number, now)
                 else:
