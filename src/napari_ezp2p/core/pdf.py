@@ -24,6 +24,8 @@ from .sc import (
 
 ENCAPSULATED_PDF = UID("1.2.840.10008.5.1.4.1.1.104.1")
 PDF_MIME_TYPE = "application/pdf"
+#: The modality of an Encapsulated PDF: a document has a series of its own.
+DOCUMENT_MODALITY = "DOC"
 
 #: A PDF starts with this header; readers look for ``%%EOF`` in its last 1024 bytes.
 PDF_MAGIC = b"%PDF-"
@@ -91,7 +93,7 @@ def build_encapsulated_pdf(
     for keyword in _NOT_IN_IOD:
         if keyword in ds:
             delattr(ds, keyword)
-    ds.Modality = "DOC"
+    ds.Modality = DOCUMENT_MODALITY
     # General Equipment and SC Equipment.
     ds.ConversionType = conversion_type
     ds.Manufacturer = MANUFACTURER

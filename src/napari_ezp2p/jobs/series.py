@@ -10,10 +10,8 @@ from ..capture.pdf import is_pdf_file
 from ..core.errors import ConversionError
 from ..core.identity import new_uid
 from ..core.metadata import Metadata
+from ..core.pdf import DOCUMENT_MODALITY
 from ..core.sc import complete_metadata
-
-#: The Modality of an Encapsulated PDF object (core.pdf writes it whatever is asked).
-DOCUMENT_MODALITY = "DOC"
 
 
 def modality_of_file(path: Path, meta: Metadata) -> str:
