@@ -13,10 +13,17 @@ from napari_ezp2p.core.metadata import (
 
 
 def test_default_patient_id_is_the_date_time_read_backwards():
-    assert default_patient_id(datetime(2026, 11, 29, 15, 30, 12)) == "21035192116202"
+    moment = datetime(2026, 11, 29, 15, 30, 12, 345678)
+    assert default_patient_id(moment) == "87654321035192116202"
     first = default_patient_id(datetime(2026, 11, 29, 15, 30, 12))
     second = default_patient_id(datetime(2026, 11, 29, 15, 30, 13))
-    assert first[0] != second[0]
+    assert first != second
+
+
+def test_two_patients_entered_in_the_same_second_get_two_ids():
+    first = default_patient_id(datetime(2026, 11, 29, 15, 30, 12, 1000))
+    second = default_patient_id(datetime(2026, 11, 29, 15, 30, 12, 2000))
+    assert first != second
 
 
 @pytest.mark.parametrize(

@@ -96,7 +96,8 @@ def test_patient_and_study_come_from_the_metadata(tmp_path):
 
 def test_completed_metadata_is_kept_and_values_checked():
     ds = build_encapsulated_pdf(_pdf(), Metadata(), now=NOW)
-    assert ds.PatientID == "21035192116202"  # the inverted date-time default
+    assert ds.PatientID == "00000021035192116202"  # the inverted date-time default
+    assert ds.IssuerOfPatientID == "EZP2P-GENERATED"
     assert ds.StudyDate == "20261129"
     with pytest.raises(ConversionError, match="DocumentTitle"):
         build_encapsulated_pdf(

@@ -126,7 +126,8 @@ def test_storage_attributes_of_the_specification(tmp_path):
     assert ds.SpecificCharacterSet == "ISO_IR 192"
     assert list(ds.ImageType) == ["DERIVED", "SECONDARY"]
     assert ds.ConversionType == "DF"
-    assert ds.PatientID == "21035192116202"
+    assert ds.PatientID == "00000021035192116202"
+    assert ds.IssuerOfPatientID == "EZP2P-GENERATED"
     assert ds.PatientAge == "042Y"
     assert ds.StudyDate == ds.SeriesDate == ds.ContentDate == ds.AcquisitionDate == "20261129"
     assert ds.StudyTime == ds.ContentTime == "153012"
@@ -165,6 +166,23 @@ def test_a_batch_shares_study_and_series_and_numbers_its_instances():
     assert objects[0].StudyInstanceUID.startswith("2.25.")
 
 
+def test_patients_entered_in_the_same_second_get_two_generated_ids():
+    first = complete_metadata(Metadata(), datetime(2026, 11, 29, 15, 30, 12, 1000))
+    second = complete_metadata(Metadata(), datetime(2026, 11, 29, 15, 30, 12, 2000))
+    assert first.patient_id != second.patient_id
+    assert first.issuer_of_patient_id == second.issuer_of_patient_id == "EZP2P-GENERATED"
+
+
+def test_a_given_patient_id_is_not_marked_as_generated(tmp_path):
+    ds = build_sc(IMAGES["grey8"], _meta(patient_id="P0001"), transfer_syntax("explicit-le"))
+    assert ds.PatientID == "P0001"
+    assert "IssuerOfPatientID" not in ds
+    given = _meta(patient_id="P0001", issuer_of_patient_id="HOSPITAL")
+    assert build_sc(IMAGES["grey8"], given, transfer_syntax("explicit-le")).IssuerOfPatientID == (
+        "HOSPITAL"
+    )
+
+
 def test_attaching_to_an_existing_study_keeps_its_uids():
     meta = Metadata(study_instance_uid="1.2.3.4", series_instance_uid="1.2.3.4.5")
     (ds,) = convert_images([IMAGES["grey8"]], meta, transfer_syntax("explicit-le"), now=NOW)
@@ -174,7 +192,7 @@ def test_attaching_to_an_existing_study_keeps_its_uids():
 def test_values_changed_after_a_query_are_recorded_as_coerced(tmp_path):
     meta = _meta(
         patient_name="DOE^JANE^M",
-        queried={"PatientName": "DOE^JANE", "PatientID": "21035192116202"},
+        queried={"PatientName": "DOE^JANE", "PatientID": "00000021035192116202"},
     )
     ds = build_sc(IMAGES["grey8"], meta, transfer_syntax("explicit-le"), now=NOW)
     path = write_atomically(ds, tmp_path / "coerced.dcm")

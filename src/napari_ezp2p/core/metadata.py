@@ -81,6 +81,7 @@ class Metadata:
 
     patient_name: str = ""
     patient_id: str = ""
+    issuer_of_patient_id: str = ""
     birth_date: str = ""
     sex: str = ""
     accession_number: str = ""
@@ -112,6 +113,7 @@ class Metadata:
 TEXT_ATTRIBUTES = {
     "patient_name": "PatientName",
     "patient_id": "PatientID",
+    "issuer_of_patient_id": "IssuerOfPatientID",
     "birth_date": "PatientBirthDate",
     "sex": "PatientSex",
     "accession_number": "AccessionNumber",
@@ -229,13 +231,18 @@ def parse_date(keyword: str, value: str) -> date:
         raise ConversionError(f"{keyword} {value!r}: not a date of the form YYYYMMDD") from None
 
 
-def default_patient_id(moment: datetime) -> str:
-    """The inverted date-time: ``YYYYMMDDHHMMSS`` of ``moment``, read backwards.
+#: The Issuer of Patient ID that marks a Patient ID as ours, made by default_patient_id.
+GENERATED_ISSUER = "EZP2P-GENERATED"
 
-    2026-11-29 15:30:12 gives "21035192116202": the fastest-changing digits come
-    first, so IDs made seconds apart differ at the start and sort apart.
+
+def default_patient_id(moment: datetime) -> str:
+    """The inverted date-time: ``YYYYMMDDHHMMSSFFFFFF`` of ``moment``, read backwards.
+
+    2026-11-29 15:30:12.345678 gives "87654321035192116202": the fastest-changing digits
+    come first, so IDs made microseconds apart differ at the start and sort apart, and
+    two patients entered in the same second get two IDs.
     """
-    return moment.strftime("%Y%m%d%H%M%S")[::-1]
+    return moment.strftime("%Y%m%d%H%M%S%f")[::-1]
 
 
 def patient_age(birth: date, on: date) -> str:

@@ -42,6 +42,7 @@ from rle.utils import encode_pixel_data as rle_encode
 
 from .errors import ConversionError
 from .image import SourceImage
+from .jpegsegments import segments, without_metadata
 from .transfer import TransferSyntax, transfer_syntax
 
 JPEG_QUALITY = 90
@@ -152,7 +153,7 @@ def set_pixel_data(
         bits_stored = _encoded_bits(image, ts)
         passthrough = _passthrough(image, ts)
         if passthrough:
-            fragments = [image.jpeg_bitstream]
+            fragments = [without_metadata(image.jpeg_bitstream)]
             colour = passthrough
         else:
             fragments = [codec.encode(_frame(image, i), bits_stored) for i in range(image.frames)]
@@ -250,7 +251,6 @@ def _set_lossy(ds: Dataset, history: list[tuple[str, float]]) -> None:
 
 # The start of frame markers each syntax accepts as it is, and markers without a length.
 _SOF_PASSTHROUGH = {"jpeg-baseline": (0xC0,), "jpeg-extended": (0xC0, 0xC1)}
-_STANDALONE = {0x01, *range(0xD0, 0xD8)}
 
 
 @dataclass(frozen=True)
@@ -283,21 +283,9 @@ class JpegHeader:
 
 def jpeg_header(stream: bytes) -> JpegHeader | None:
     """Parse the markers of a JPEG stream up to its first scan; None if it is not JPEG."""
-    if stream[:2] != b"\xff\xd8":
-        return None
-    pos, sof, adobe, scan = 2, None, None, ()
-    while pos + 4 <= len(stream):
-        if stream[pos] != 0xFF:
-            return None
-        marker = stream[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
-        if marker in _STANDALONE:
-            pos += 2
-            continue
-        length = int.from_bytes(stream[pos + 2 : pos + 4], "big")
-        body = stream[pos + 4 : pos + 2 + length]
+    sof, adobe, scan = None, None, ()
+    for marker, start, end in segments(stream):
+        body = stream[start + 4 : end]
         if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC) and len(body) >= 6:
             count = body[5]
             components = tuple(
@@ -314,7 +302,6 @@ def jpeg_header(stream: bytes) -> JpegHeader | None:
             if count and len(body) == 4 + 2 * count:  # Ns, Ns x (id, tables), Ss, Se, Ah/Al
                 scan = tuple(body[1 : 1 + 2 * count : 2])
             break
-        pos += 2 + length
     if sof is None:
         return None
     return JpegHeader(*sof, adobe_transform=adobe, scan=scan)

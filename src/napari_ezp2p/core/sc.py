@@ -21,6 +21,7 @@ from .identity import (
 )
 from .image import SourceImage
 from .metadata import (
+    GENERATED_ISSUER,
     TEXT_ATTRIBUTES,
     Metadata,
     charset_terms,
@@ -68,7 +69,8 @@ def complete_metadata(meta: Metadata, now: datetime) -> Metadata:
     """A copy of ``meta`` with what a batch must share filled in once.
 
     New Study and Series Instance UIDs where none are given, the study date and time
-    (now), the default Patient ID (the inverted date-time), and Study ID "1".
+    (now), the default Patient ID (the inverted date-time, its issuer GENERATED_ISSUER),
+    and Study ID "1".
     Checks every value first.
     """
     check_metadata(meta)
@@ -79,6 +81,7 @@ def complete_metadata(meta: Metadata, now: datetime) -> Metadata:
         study_date=meta.study_date or now.strftime("%Y%m%d"),
         study_time=meta.study_time or now.strftime("%H%M%S"),
         patient_id=meta.patient_id or default_patient_id(now),
+        issuer_of_patient_id=meta.issuer_of_patient_id if meta.patient_id else GENERATED_ISSUER,
         study_id=meta.study_id or "1",
     )
 
@@ -181,6 +184,7 @@ def set_patient_study_series(ds: Dataset, meta: Metadata, now: datetime) -> None
 
 #: Text attributes written only when they have a value (Type 3 in the SC IOD).
 _TYPE_3_TEXT = {
+    "IssuerOfPatientID",
     "StudyDescription",
     "SeriesDescription",
     "BodyPartExamined",
