@@ -288,3 +288,10 @@ def test_a_reader_that_stops_early_gets_no_traceback(tmp_path):
     assert child.wait(timeout=60) == 1
     assert b"Traceback" not in child.stderr.read()
     child.stderr.close()
+
+
+def test_a_file_that_cannot_be_read_is_named_once(tmp_path, capsys):
+    missing = tmp_path / "nothere.png"
+    assert main(["convert", str(missing), "-o", str(tmp_path / "out")]) == 1
+    (line, _count) = capsys.readouterr().err.splitlines()
+    assert line == f"ezp2p: Cannot read {missing}: the file does not exist"

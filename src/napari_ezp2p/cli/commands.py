@@ -17,6 +17,7 @@ def run_convert(args: argparse.Namespace) -> int:
     from ..config import load_user_config, metadata_defaults
     from ..jobs.convert import convert_inputs
     from ..jobs.inputs import SyntaxChoice
+    from ..jobs.report import naming
 
     syntax = SyntaxChoice.of(args.ts)
     meta = metadata_defaults(load_user_config(args.config))
@@ -25,7 +26,7 @@ def run_convert(args: argparse.Namespace) -> int:
     for done in convert_inputs(args.inputs, args.output, meta, syntax):
         if done.error:
             failures += 1
-            print(f"ezp2p: {done.source}: {done.error}", file=sys.stderr)
+            print(f"ezp2p: {naming(str(done.source), done.error)}", file=sys.stderr)
         else:
             print(f"{done.written}\t<- {done.source}\t{done.syntax}")
     if failures:

@@ -134,7 +134,10 @@ class SendReport:
                     said.append(row.label)
         return [
             *self.problems,
-            *(f"{', '.join(said)}{where}: {message}" for (where, message), said in labels.items()),
+            *(
+                naming(", ".join(said) + where, message)
+                for (where, message), said in labels.items()
+            ),
         ]
 
     def headline(self) -> str:
@@ -173,3 +176,9 @@ def _naming(name: str, address: str, reason: str) -> str:
     if name in reason or address in reason:
         return reason
     return f"{_where(name, address)}: {reason}"
+
+
+def naming(what: str, message: str) -> str:
+    """``message`` about ``what`` (a file, a layer), naming it once: most errors name
+    their file already ("Cannot read a.png: …")."""
+    return message if what in message else f"{what}: {message}"
