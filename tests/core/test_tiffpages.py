@@ -57,7 +57,7 @@ def test_convert_refuses_the_looping_tiff_at_once_and_goes_on(tmp_path):
     )
     assert result.returncode == 1
     assert result.stderr.splitlines()[0] == (
-        f"ezp2p: {loop}: Cannot read {loop}: its page list loops: page 3 leads back to page 1"
+        f"ezp2p: Cannot read {loop}: its page list loops: page 3 leads back to page 1"
     )
     assert (tmp_path / "out" / "good.dcm").exists()
 
