@@ -69,3 +69,19 @@ def test_napari_saves_an_image_layer_through_the_manifest(tmp_path, make_napari_
     ds = dcmread(written[0])
     assert int(ds.pixel_array[0, 0]) == 1234
     assert (float(ds.WindowCenter), float(ds.WindowWidth)) == (2000, 4000)
+
+
+def test_a_multiscale_film_scan_layer_is_written_whole_with_its_spacing(tmp_path):
+    levels = [np.full((size, size), 900, np.uint16) for size in (64, 32, 16)]
+    attributes = {
+        "name": "film",
+        "multiscale": True,
+        "scale": (0.25, 0.25),
+        "units": ("mm", "mm"),
+        "metadata": {"source_image": {"conversion_type": "DF"}},
+    }
+    (written,) = write_dicom(str(tmp_path / "film.dcm"), levels, attributes)
+    assert dciodvfy_errors(written) == []
+    ds = dcmread(written)
+    assert (ds.Rows, ds.Columns, ds.ConversionType) == (64, 64, "DF")
+    assert [float(v) for v in ds.NominalScannedPixelSpacing] == [0.25, 0.25]

@@ -7,6 +7,11 @@ reader as the rest of the plugin (``core.imageio.read_image``); DICOM files thro
 pydicom, with their demographics kept in the layer metadata so that saving the layer
 with our writer (or sending it) keeps the patient, study and series.
 
+An image file's layer carries what the file said (``metadata["source_image"]``: the
+conversion type it suggests, its lossy history, its format), and a film scan its pixel
+spacing as the layer's scale in mm (:mod:`.provenance`), so that sending it makes the
+object ``ezp2p convert`` makes of the file.
+
 Videos become an RGB stack with a time axis (``capture.clip.read_video``, within
 :data:`MAX_VIDEO_BYTES`), PDFs an RGB stack of their pages rendered at :data:`PDF_DPI`.
 Their ``metadata["ezp2p"]`` holds the Metadata fields the writer and the Send dock use:
@@ -29,6 +34,7 @@ import numpy as np
 from ..core.errors import ImageReadError
 from ..core.files import is_dicom_file
 from ..core.imageio import is_supported_image
+from .provenance import source_attributes
 
 LayerData = tuple[np.ndarray, dict[str, Any], str]
 ReaderFunction = Callable[[str | Sequence[str]], list[LayerData]]
@@ -155,15 +161,13 @@ def _read_image(path: Path) -> LayerData:
     data = pixels if colour else pixels[..., 0]
     if image.frames == 1:
         data = data[0]
-    attributes: dict[str, Any] = {"name": path.stem, "rgb": colour}
-    metadata: dict[str, Any] = {"source": str(path), "bits_stored": image.bits_stored}
-    if image.pixel_spacing is not None:
-        metadata["pixel_spacing_mm"] = image.pixel_spacing
+    attributes: dict[str, Any] = {"name": path.stem, "rgb": colour, **source_attributes(image)}
+    metadata = attributes["metadata"]
+    metadata.update({"source": str(path), "bits_stored": image.bits_stored})
     if not colour:
         attributes["colormap"] = "gray"
         if data.dtype == np.uint16:
             attributes["contrast_limits"] = limits_from_data(data)
-    attributes["metadata"] = metadata
     return data, attributes, "image"
 
 

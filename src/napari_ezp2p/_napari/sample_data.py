@@ -7,6 +7,7 @@ read with the same pure reader the rest of the plugin uses.
 from __future__ import annotations
 
 from importlib.resources import as_file, files
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,17 +29,13 @@ def film_scan() -> list[LayerData]:
         One grey image layer, contrast limits set from the data rather than the
         full 16-bit range.
     """
-    image = _read_sample(FILM_SCAN)
+    image, attributes = _read_sample(FILM_SCAN)
     pixels = image.pixels[0, :, :, 0]
-    metadata: dict[str, Any] = {"bits_stored": image.bits_stored}
-    if image.pixel_spacing is not None:
-        metadata["pixel_spacing_mm"] = image.pixel_spacing
-    attributes = {
-        "name": "film scan",
-        "colormap": "gray",
-        "contrast_limits": [int(pixels.min()), int(pixels.max())],
-        "metadata": metadata,
-    }
+    attributes.update(
+        name="film scan",
+        colormap="gray",
+        contrast_limits=[int(pixels.min()), int(pixels.max())],
+    )
     return [(pixels, attributes, "image")]
 
 
@@ -50,13 +47,22 @@ def colour_photo() -> list[LayerData]:
     list of LayerData
         One RGB image layer.
     """
-    image = _read_sample(COLOUR_PHOTO)
-    return [(image.pixels[0], {"name": "colour photo", "rgb": True}, "image")]
+    image, attributes = _read_sample(COLOUR_PHOTO)
+    attributes.update(name="colour photo", rgb=True)
+    return [(image.pixels[0], attributes, "image")]
 
 
-def _read_sample(name: str) -> SourceImage:
+def _read_sample(name: str) -> tuple[SourceImage, dict[str, Any]]:
+    """The sample's image, and the layer attributes our reader gives an image file."""
     # Imported here: keeps plugin discovery light
+    from napari_ezp2p._napari.provenance import source_attributes
     from napari_ezp2p.core.imageio import read_image
 
-    with as_file(files("napari_ezp2p") / "samples" / name) as path:
-        return read_image(path)
+    resource = files("napari_ezp2p") / "samples" / name
+    with as_file(resource) as path:
+        image = read_image(path)
+    attributes = source_attributes(image)
+    attributes["metadata"]["bits_stored"] = image.bits_stored
+    if isinstance(resource, Path) and resource.is_file():  # installed as files, not zipped
+        attributes["metadata"]["source"] = str(resource)
+    return image, attributes

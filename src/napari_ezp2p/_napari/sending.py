@@ -57,7 +57,8 @@ def send_layers(job: LayerSend, progress: Progress | None = None) -> SendReport:
     destinations = [resolve_destination(config, name) for name in job.destinations or ("",)]
     meta = with_config_defaults(job.metadata, metadata_defaults(config))
     named = not meta.series_description
-    items = [SendItem(layer.name, load=partial(_item, layer, named)) for layer in job.layers]
+    load = partial(_item, named=named, conversion_type=meta.conversion_type)
+    items = [SendItem(layer.name, load=partial(load, layer)) for layer in job.layers]
     return send(
         items,
         meta,
@@ -78,11 +79,13 @@ def retry_layers(labels: Mapping[int, str], progress: Progress | None = None) ->
     return retry(outbox_folder(config), config.network, labels=labels, progress=progress)
 
 
-def _item(layer: LayerSnapshot, named: bool):
+def _item(layer: LayerSnapshot, *, named: bool, conversion_type: str):
     from ..jobs.send import SendItem
+    from .provenance import note_unwritten_spacing
 
     image = layer.image()
     overrides = dict(image.overrides)
     if named:
         overrides["series_description"] = layer.name
+    note_unwritten_spacing(layer, image.image, overrides, conversion_type)
     return SendItem(layer.name, image=image.image, overrides=overrides)

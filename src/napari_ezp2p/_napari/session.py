@@ -11,10 +11,12 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass, field
 
+import numpy as np
 from psygnal import evented
 
 from ..core.image import SourceImage, image_from_array
 from ..core.metadata import Metadata
+from .provenance import source_fields, spacing_in_mm, with_source_bitstream
 
 
 @evented
@@ -55,7 +57,8 @@ PER_IMAGE_FIELDS = ("conversion_type", "pixel_spacing", "frame_time_ms")
 class LayerImage:
     """An image layer as the core wants it: pixels, the window the viewer shows (in
     the layer's own values), the rescale that restores them, the layer's name, and the
-    per-image Metadata fields it carries (conversion type, pixel spacing, frame time)."""
+    per-image Metadata fields it carries (conversion type, pixel spacing, frame time,
+    the VOI LUT function of its window)."""
 
     image: SourceImage
     window: tuple[float, float] | None
@@ -70,17 +73,40 @@ class LayerImage:
 
 
 def layer_image(
-    data, *, rgb: bool, contrast_limits=None, name: str = "", metadata=None
+    data,
+    *,
+    rgb: bool,
+    contrast_limits=None,
+    name: str = "",
+    metadata=None,
+    scale=None,
+    units=None,
 ) -> LayerImage:
     """Adapt an image layer's data, display and metadata to the core (the writer, the
-    Send dock and the layer menu all go through here)."""
-    image, rescale = image_from_array(data, rgb=rgb)
-    window = None
+    Send dock and the layer menu all go through here).
+
+    The window is the contrast limits exactly: for float data, or a window narrower than
+    one unit, with VOI LUT Function LINEAR_EXACT (LINEAR needs a width of 1 at least and
+    maps the limits one unit off). The scale is the pixel spacing when its units are
+    lengths, and a layer read from a file keeps what the file said
+    (:mod:`.provenance`), its JPEG bitstream too when its pixels are the file's.
+    """
+    data, metadata = np.asarray(data), metadata or {}
+    spacing = spacing_in_mm(scale, units)
+    fields = {**source_fields(metadata), "pixel_spacing": spacing}
+    image, rescale = image_from_array(data, rgb=rgb, **fields)
+    image = with_source_bitstream(image, metadata)
+    carried = {}
     if not rgb and contrast_limits is not None:
         low, high = (float(v) for v in contrast_limits)
-        window = ((low + high) / 2, max(high - low, 1.0))
-    own = (metadata or {}).get("ezp2p") or {}
-    carried = {key: own[key] for key in PER_IMAGE_FIELDS if own.get(key)}
+        width = high - low if high > low else 1.0
+        if width < 1 or data.dtype.kind == "f":
+            carried["voi_lut_function"] = "LINEAR_EXACT"
+        window = ((low + high) / 2, width)
+    else:
+        window = None
+    own = metadata.get("ezp2p") or {}
+    carried.update({key: own[key] for key in PER_IMAGE_FIELDS if own.get(key)})
     return LayerImage(image, window, rescale, name, carried)
 
 
@@ -94,12 +120,19 @@ class LayerSnapshot:
     rgb: bool
     contrast_limits: tuple[float, float] | None
     metadata: dict
+    scale: tuple[float, ...] | None = None
+    units: tuple[str, ...] | None = None
 
     @classmethod
     def of(cls, layer) -> LayerSnapshot:
+        """The layer as it is; of a multiscale layer, its full resolution (level 0),
+        whose scale is the layer's."""
         rgb = bool(layer.rgb)
         limits = None if rgb else tuple(layer.contrast_limits)
-        return cls(layer.name, layer.data, rgb, limits, dict(layer.metadata or {}))
+        data = layer.data[0] if layer.multiscale else layer.data
+        units = tuple(str(unit) for unit in layer.units)
+        metadata = dict(layer.metadata or {})
+        return cls(layer.name, data, rgb, limits, metadata, tuple(layer.scale), units)
 
     def image(self) -> LayerImage:
         return layer_image(
@@ -108,4 +141,6 @@ class LayerSnapshot:
             contrast_limits=self.contrast_limits,
             name=self.name,
             metadata=self.metadata,
+            scale=self.scale,
+            units=self.units,
         )

@@ -15,18 +15,23 @@ def write_dicom(path: str, data: Any, attributes: dict) -> list[str]:
     """Write one image layer as a Secondary Capture object (explicit VR little endian).
 
     Grey layers keep the window the viewer shows (their contrast limits, in the
-    layer's own values). Demographics come from ``layer.metadata["ezp2p"]`` when a
-    study has been attached to the layer, as a dict of Metadata fields.
+    layer's own values); a multiscale layer is written at its full resolution.
+    Demographics come from ``layer.metadata["ezp2p"]`` when a study has been attached
+    to the layer, as a dict of Metadata fields; a layer read from a file keeps what the
+    file said (``_napari.provenance``).
     """
     layer = layer_image(
-        data,
+        data[0] if attributes.get("multiscale") else data,
         rgb=bool(attributes.get("rgb", False)),
         contrast_limits=attributes.get("contrast_limits"),
         name=attributes.get("name", ""),
+        metadata=attributes.get("metadata"),
+        scale=attributes.get("scale"),
+        units=attributes.get("units"),
     )
     fields = dict(attributes.get("metadata", {}).get("ezp2p", {}))
     fields.setdefault("series_description", layer.name)
-    meta = Metadata(**fields, window=layer.window, rescale=layer.rescale)
+    meta = Metadata(**{**fields, **layer.overrides})
     (ds,) = convert_images([layer.image], meta, transfer_syntax("explicit-le"))
     target = Path(path)
     if target.suffix.lower() != ".dcm":

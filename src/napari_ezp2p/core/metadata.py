@@ -102,6 +102,7 @@ class Metadata:
     charset: str = DEFAULT_CHARSET
     conversion_type: str = ""
     window: tuple[float, float] | None = None
+    voi_lut_function: str = ""  # "" (LINEAR) or "LINEAR_EXACT": how the window maps
     rescale: tuple[float, float] | None = None
     pixel_spacing: tuple[float, float] | None = None
     frame_time_ms: float | None = None

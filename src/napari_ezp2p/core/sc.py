@@ -237,6 +237,8 @@ def _set_grey_presentation(
         centre, width = meta.window
         ds.WindowCenter = _ds_value(centre)
         ds.WindowWidth = _ds_value(width)
+        if meta.voi_lut_function:
+            ds.VOILUTFunction = meta.voi_lut_function
     if multiframe:
         ds.PresentationLUTShape = "IDENTITY"
 
