@@ -14,7 +14,7 @@ from napari_ezp2p.core.image import image_from_array
 from napari_ezp2p.core.sc import build_sc, complete_metadata
 from napari_ezp2p.core.transfer import transfer_syntax
 
-from .helpers import open_dock, type_into
+from .helpers import click, open_dock, type_into
 
 
 @pytest.fixture
@@ -67,3 +67,18 @@ def test_burned_in_source_default_yes_or_no(home, make_napari_viewer, qtbot):
     assert combo.currentText() == "NO"
     session.metadata = dataclasses.replace(session.metadata, burned_in_annotation=None)
     assert combo.currentText() == "source default"
+
+
+def test_clear_forgets_the_side_and_the_override(home, make_napari_viewer, qtbot):
+    # The next patient must not inherit this one's side or Burned In Annotation.
+    viewer, widget = open_dock(make_napari_viewer, "Study", StudyWidget)
+    session = session_for(viewer)
+    type_into(qtbot, widget.fields["body_part"], "KNEE")
+    widget.fields["laterality"].setCurrentIndex(widget.fields["laterality"].findData("R"))
+    widget.fields["burned_in_annotation"].setCurrentIndex(2)
+    assert (session.metadata.laterality, session.metadata.burned_in_annotation) == ("R", False)
+    click(qtbot, widget.clear_button)
+    assert (session.metadata.body_part, session.metadata.laterality) == ("", "")
+    assert session.metadata.burned_in_annotation is None
+    assert widget.fields["laterality"].currentData() == ""
+    assert widget.fields["burned_in_annotation"].currentText() == "source default"

@@ -207,9 +207,7 @@ class StudyWidget(QWidget):
         self.new_study_button.clicked.connect(
             lambda: self._set_metadata(new_study(self._session.metadata))
         )
-        self.clear_button.clicked.connect(
-            lambda: self._set_metadata(cleared(self._session.metadata, self._defaults))
-        )
+        self.clear_button.clicked.connect(self._clear)
         self.attachment_label = QLabel("")
         self.attachment_label.setWordWrap(True)
         self.problem_label = QLabel("")
@@ -293,6 +291,13 @@ class StudyWidget(QWidget):
             return
         meta = dataclasses.replace(self._session.metadata, **self._form_values())
         self._set_metadata(meta)
+
+    def _clear(self) -> None:
+        """Every field back to its default, those shown after a group's own too."""
+        more = [name for names in _MORE_FIELDS.values() for name in names]
+        defaults = {name: getattr(self._defaults, name) for name in more}
+        meta = cleared(self._session.metadata, self._defaults)
+        self._set_metadata(dataclasses.replace(meta, **defaults))
 
     def _set_metadata(self, meta: Metadata) -> None:
         """Put ``meta`` in the session (the form follows) and say what is wrong with it."""
