@@ -62,7 +62,7 @@ def test_encapsulated_pdf_is_valid_and_holds_the_pdf(tmp_path, extra):
     assert back.ConceptNameCodeSequence == []
     assert back.Modality == "DOC"
     assert back.ConversionType == "SD"
-    assert back.BurnedInAnnotation == "NO"
+    assert back.BurnedInAnnotation == "YES"  # a document is text about the patient
     assert back.InstanceNumber == 1
     assert back.AcquisitionDateTime == "20261129153012"
     assert (back.ContentDate, back.ContentTime) == ("20261129", "153012")

@@ -51,12 +51,24 @@ _LABELS = {
     "series_instance_uid": ("Series UID", "new series"),
     "modality": ("Modality", "OT"),
     "body_part": ("Body part", "e.g. CHEST"),
+    "laterality": ("Laterality", ""),
+    "burned_in_annotation": ("Burned in", ""),
     "charset": ("Charset", ""),
     "institution_name": ("Institution", ""),
     "station_name": ("Station", ""),
     "series_number": ("Number", ""),
 }
 _READ_ONLY = ("study_instance_uid", "series_instance_uid")
+#: Fields the form shows after a group's own: the side of a paired body part with the
+#: series, the Burned In Annotation override with the object.
+_MORE_FIELDS = {"Series": ("laterality",), "Object": ("burned_in_annotation",)}
+_LATERALITIES = (("", ""), ("R", "R (right)"), ("L", "L (left)"))
+#: Burned In Annotation choices: the source's default (None), or the user's YES or NO.
+_BURNED_IN = ((None, "source default"), (True, "YES"), (False, "NO"))
+_BURNED_IN_HINT = (
+    "Whether the pixels show text that identifies the patient (names, a film's ID "
+    "flash). The source default is YES for every source but one known to carry none"
+)
 _MODALITIES = ("OT", "XC", "DOC", "SC", "CR", "DX", "ES", "GM", "SM", "US", "MG")
 _NAME_HINT = (
     "DICOM person name: FAMILY^Given^Middle^Prefix^Suffix; for ideographic and "
@@ -172,13 +184,17 @@ class StudyWidget(QWidget):
             group = QGroupBox(title)
             form = QFormLayout(group)
             form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-            for name in names:
+            for name in (*names, *_MORE_FIELDS.get(title, ())):
                 label, hint = _LABELS[name]
                 self.fields[name] = self._field(name, hint)
                 form.addRow(label, self.fields[name])
             layout.addWidget(group)
         self.fields["patient_name"].setToolTip(_NAME_HINT)
         self.fields["patient_id"].setToolTip("Empty: the inverted date-time of the send")
+        self.fields["laterality"].setToolTip(
+            "The side of a paired body part (HAND, KNEE, BREAST…); empty for both or unknown"
+        )
+        self.fields["burned_in_annotation"].setToolTip(_BURNED_IN_HINT)
 
         buttons = QHBoxLayout()
         self.new_study_button = QPushButton("New study")
@@ -191,9 +207,7 @@ class StudyWidget(QWidget):
         self.new_study_button.clicked.connect(
             lambda: self._set_metadata(new_study(self._session.metadata))
         )
-        self.clear_button.clicked.connect(
-            lambda: self._set_metadata(cleared(self._session.metadata, self._defaults))
-        )
+        self.clear_button.clicked.connect(self._clear)
         self.attachment_label = QLabel("")
         self.attachment_label.setWordWrap(True)
         self.problem_label = QLabel("")
@@ -208,6 +222,17 @@ class StudyWidget(QWidget):
             texts = ("", "M (male)", "F (female)", "O (other)")
             for value, text in zip(SEXES, texts, strict=True):
                 combo.addItem(text, value)
+            combo.currentIndexChanged.connect(self._edited)
+            return combo
+        if name == "laterality":
+            combo = QComboBox()
+            for value, text in _LATERALITIES:
+                combo.addItem(text, value)
+            combo.currentIndexChanged.connect(self._edited)
+            return combo
+        if name == "burned_in_annotation":
+            combo = QComboBox()
+            combo.addItems([text for _, text in _BURNED_IN])
             combo.currentIndexChanged.connect(self._edited)
             return combo
         if name == "charset":
@@ -249,7 +274,9 @@ class StudyWidget(QWidget):
     def _form_values(self) -> dict[str, object]:
         values: dict[str, object] = {}
         for name, widget in self.fields.items():
-            if isinstance(widget, QSpinBox):
+            if name == "burned_in_annotation":
+                values[name] = _BURNED_IN[widget.currentIndex()][0]
+            elif isinstance(widget, QSpinBox):
                 values[name] = widget.value()
             elif isinstance(widget, QComboBox) and not widget.isEditable():
                 values[name] = widget.currentData() or ""
@@ -265,6 +292,13 @@ class StudyWidget(QWidget):
         meta = dataclasses.replace(self._session.metadata, **self._form_values())
         self._set_metadata(meta)
 
+    def _clear(self) -> None:
+        """Every field back to its default, those shown after a group's own too."""
+        more = [name for names in _MORE_FIELDS.values() for name in names]
+        defaults = {name: getattr(self._defaults, name) for name in more}
+        meta = cleared(self._session.metadata, self._defaults)
+        self._set_metadata(dataclasses.replace(meta, **defaults))
+
     def _set_metadata(self, meta: Metadata) -> None:
         """Put ``meta`` in the session (the form follows) and say what is wrong with it."""
         self._session.metadata = meta
@@ -279,7 +313,9 @@ class StudyWidget(QWidget):
         try:
             for name, widget in self.fields.items():
                 value = getattr(meta, name)
-                if isinstance(widget, QSpinBox):
+                if name == "burned_in_annotation":
+                    widget.setCurrentIndex([v for v, _ in _BURNED_IN].index(value))
+                elif isinstance(widget, QSpinBox):
                     if widget.value() != value:
                         widget.setValue(value)
                 elif isinstance(widget, QComboBox) and not widget.isEditable():

@@ -27,6 +27,7 @@ METADATA_OPTIONS = {
     "--series-uid": ("series_instance_uid", "attach to this existing Series Instance UID"),
     "--modality": ("modality", "modality (default OT)"),
     "--body-part": ("body_part", "body part examined, e.g. CHEST"),
+    "--laterality": ("laterality", "R or L, the side of a paired body part (HAND, KNEE…)"),
     "--institution": ("institution_name", "institution name"),
     "--station-name": ("station_name", "station name"),
     "--charset": (
@@ -37,7 +38,14 @@ METADATA_OPTIONS = {
 
 
 #: Options that map onto the other Metadata fields.
-IMAGE_OPTIONS = ("series_number", "conversion_type", "window", "rescale", "pixel_spacing")
+IMAGE_OPTIONS = (
+    "series_number",
+    "conversion_type",
+    "window",
+    "rescale",
+    "pixel_spacing",
+    "burned_in_annotation",
+)
 
 
 def number_pair(text: str) -> tuple[float, float]:
@@ -50,6 +58,14 @@ def number_pair(text: str) -> tuple[float, float]:
     if len(values) != 2:
         raise argparse.ArgumentTypeError(f"{text!r}: give one number or two, comma-separated")
     return values[0], values[1]
+
+
+def yes_no(text: str) -> bool:
+    """An argparse type: ``yes`` or ``no`` (any case) as True or False."""
+    answer = {"yes": True, "no": False}.get(text.strip().lower())
+    if answer is None:
+        raise argparse.ArgumentTypeError(f"{text!r}: give yes or no")
+    return answer
 
 
 def count(what: str, most: int | None = None) -> Callable[[str], int]:
@@ -114,6 +130,14 @@ def add_metadata_options(parser: argparse.ArgumentParser) -> None:
         type=number_pair,
         metavar="MM[,MM]",
         help="scanned pixel spacing in mm (row,column), when the file does not say",
+    )
+    image.add_argument(
+        "--burned-in",
+        dest="burned_in_annotation",
+        type=yes_no,
+        metavar="yes|no",
+        help="Burned In Annotation: whether the pixels show text that identifies the "
+        "patient (default: YES for every source but one known to carry none)",
     )
     image.add_argument(
         "--ts",

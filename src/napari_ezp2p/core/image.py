@@ -46,6 +46,10 @@ class SourceImage:
     ``lossy_compression`` is (method, ratio) of lossy compression the source already went
     through, e.g. ``("ISO_10918_1", 9.8)`` for a JPEG file; ``source_format`` names the
     file format ("JPEG", "PNG", "TIFF", "BMP").
+    ``burned_in_annotation`` is the source's Burned In Annotation: True (YES) unless the
+    source is known to carry no text that identifies the patient. A photo or scan of a
+    film (its ID flash), a document, a video capture, a screenshot or any file whose
+    making we do not know may carry it, so only a source that knows says False.
     """
 
     data: np.ndarray | DeferredPixels
@@ -55,6 +59,7 @@ class SourceImage:
     jpeg_bitstream: bytes | None = None
     source_format: str = ""
     lossy_compression: tuple[str, float] | None = None
+    burned_in_annotation: bool = True
 
     def __post_init__(self) -> None:
         _check_layout(self.shape, self.dtype)

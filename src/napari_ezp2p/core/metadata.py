@@ -15,6 +15,7 @@ from pydicom.charset import convert_encodings, custom_encoders
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.valuerep import validate_value
 
+from .anatomy import check_laterality
 from .errors import ConversionError
 
 DEFAULT_CHARSET = "ISO_IR 192"
@@ -77,6 +78,8 @@ class Metadata:
     Dates are ``YYYYMMDD``; an empty study date/time means "now".
     ``queried`` holds values as a worklist or PACS query returned them, keyed by
     DICOM keyword; any that differ in the object are recorded as coerced.
+    ``laterality`` is R, L or empty (see :mod:`.anatomy`). ``burned_in_annotation`` is
+    the user's word on Burned In Annotation; None leaves it to the source.
     """
 
     patient_name: str = ""
@@ -96,6 +99,7 @@ class Metadata:
     series_number: int = 1
     modality: str = "OT"
     body_part: str = ""
+    laterality: str = ""
     institution_name: str = ""
     institution_address: str = ""
     station_name: str = ""
@@ -106,7 +110,7 @@ class Metadata:
     rescale: tuple[float, float] | None = None
     pixel_spacing: tuple[float, float] | None = None
     frame_time_ms: float | None = None
-    burned_in_annotation: bool = False
+    burned_in_annotation: bool | None = None
     queried: dict[str, str] = field(default_factory=dict)
 
 
@@ -143,6 +147,7 @@ def check_metadata(meta: Metadata) -> None:
         raise ConversionError("Modality: empty, but it is required (Type 1); give one, e.g. OT")
     for name, keyword in TEXT_ATTRIBUTES.items():
         check_value(keyword, getattr(meta, name), terms)
+    check_laterality(meta.laterality, meta.body_part)
     if meta.sex not in SEXES:
         raise ConversionError(f"PatientSex: {meta.sex!r} is not one of M, F, O or empty")
     for name in ("birth_date", "study_date"):
@@ -156,6 +161,12 @@ def check_metadata(meta: Metadata) -> None:
         raise ConversionError(f"NominalScannedPixelSpacing: must be > 0, got {meta.pixel_spacing}")
     if not 0 <= meta.series_number <= 2**31 - 1:
         raise ConversionError(f"SeriesNumber: {meta.series_number} is out of range")
+
+
+def burned_in_annotation(meta: Metadata, source_default: bool) -> str:
+    """Burned In Annotation, YES or NO: the user's word, else the source's default."""
+    burned_in = source_default if meta.burned_in_annotation is None else meta.burned_in_annotation
+    return "YES" if burned_in else "NO"
 
 
 def check_value(keyword: str, value: str, charset: list[str]) -> None:

@@ -13,7 +13,7 @@ from pydicom.uid import UID, ExplicitVRLittleEndian
 
 from .errors import ConversionError
 from .identity import MANUFACTURER, SOFTWARE_VERSION, new_uid
-from .metadata import Metadata, charset_terms, check_value
+from .metadata import Metadata, burned_in_annotation, charset_terms, check_value
 from .sc import (
     complete_metadata,
     contributing_equipment,
@@ -26,6 +26,8 @@ ENCAPSULATED_PDF = UID("1.2.840.10008.5.1.4.1.1.104.1")
 PDF_MIME_TYPE = "application/pdf"
 #: The modality of an Encapsulated PDF: a document has a series of its own.
 DOCUMENT_MODALITY = "DOC"
+#: A document is text about the patient: Burned In Annotation YES unless the user says NO.
+DOCUMENT_BURNED_IN = True
 
 #: A PDF starts with this header; readers look for ``%%EOF`` in its last 1024 bytes.
 PDF_MAGIC = b"%PDF-"
@@ -107,7 +109,7 @@ def build_encapsulated_pdf(
     # Encapsulated Document.
     ds.InstanceNumber = instance_number
     ds.AcquisitionDateTime = now.strftime("%Y%m%d%H%M%S")
-    ds.BurnedInAnnotation = "YES" if meta.burned_in_annotation else "NO"
+    ds.BurnedInAnnotation = burned_in_annotation(meta, DOCUMENT_BURNED_IN)
     ds.DocumentTitle = document_title
     ds.ConceptNameCodeSequence = []
     ds.MIMETypeOfEncapsulatedDocument = PDF_MIME_TYPE

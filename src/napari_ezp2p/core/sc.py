@@ -11,6 +11,7 @@ from pydicom.dataset import FileMetaDataset
 from pydicom.uid import UID
 from pydicom.valuerep import format_number_as_ds
 
+from .anatomy import laterality_applies
 from .errors import ConversionError
 from .identity import (
     IMPLEMENTATION_CLASS_UID,
@@ -24,6 +25,7 @@ from .metadata import (
     GENERATED_ISSUER,
     TEXT_ATTRIBUTES,
     Metadata,
+    burned_in_annotation,
     charset_terms,
     check_metadata,
     default_patient_id,
@@ -135,7 +137,7 @@ def build_sc(
     ds.ContributingEquipmentSequence = [contributing_equipment(meta, conversion_type, now)]
     ds.InstanceNumber = instance_number
     ds.PatientOrientation = ""
-    ds.BurnedInAnnotation = "YES" if meta.burned_in_annotation else "NO"
+    ds.BurnedInAnnotation = burned_in_annotation(meta, image.burned_in_annotation)
 
     spacing = meta.pixel_spacing or image.pixel_spacing
     if spacing and conversion_type in ("DF", "SD"):
@@ -173,8 +175,8 @@ def set_patient_study_series(ds: Dataset, meta: Metadata, now: datetime) -> None
     if meta.birth_date:
         study_date = parse_date("StudyDate", meta.study_date)
         ds.PatientAge = patient_age(parse_date("PatientBirthDate", meta.birth_date), study_date)
-    if not meta.body_part:
-        ds.Laterality = ""
+    if laterality_applies(meta.body_part):
+        ds.Laterality = meta.laterality
     ds.SeriesNumber = meta.series_number
     ds.SeriesDate = ds.AcquisitionDate = ds.ContentDate = today
     ds.SeriesTime = ds.AcquisitionTime = ds.ContentTime = this_time

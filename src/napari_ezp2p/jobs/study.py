@@ -30,6 +30,7 @@ _FROM_QUERY = {
     "SeriesInstanceUID": "series_instance_uid",
     "SeriesDescription": "series_description",
     "BodyPartExamined": "body_part",
+    "Laterality": "laterality",
     "Modality": "modality",
 }
 
