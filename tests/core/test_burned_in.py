@@ -74,7 +74,7 @@ def test_rendered_pdf_pages_are_yes(tmp_path):
     assert render_pages(path, dpi=36).burned_in_annotation is True
 
 
-def test_our_reader_keeps_a_dicom_file_s_yes():
+def test_our_reader_keeps_a_dicom_file_s_claim():
     from napari_ezp2p._napari.reader import _metadata_fields
 
     ds = Dataset()
@@ -82,4 +82,6 @@ def test_our_reader_keeps_a_dicom_file_s_yes():
     ds.BurnedInAnnotation = "YES"
     assert _metadata_fields(ds)["burned_in_annotation"] is True
     ds.BurnedInAnnotation = "NO"
+    assert _metadata_fields(ds)["burned_in_annotation"] is False
+    del ds.BurnedInAnnotation
     assert _metadata_fields(ds)["burned_in_annotation"] is None  # the source's default

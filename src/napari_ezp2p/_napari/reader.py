@@ -369,6 +369,7 @@ def _metadata_fields(ds) -> dict[str, Any]:
         fields["pixel_spacing"] = (float(spacing[0]), float(spacing[1]))
     if ds.get("ConversionType"):
         fields["conversion_type"] = str(ds.ConversionType)
-    if str(ds.get("BurnedInAnnotation", "")).upper() == "YES":
-        fields["burned_in_annotation"] = True
+    burned_in = str(ds.get("BurnedInAnnotation", "")).upper()
+    if burned_in in ("YES", "NO"):  # the file's own claim is a reason; absent, the default
+        fields["burned_in_annotation"] = burned_in == "YES"
     return fields
