@@ -50,6 +50,11 @@ def test_iso_2022_multi_byte_sets_get_the_ascii_default_first():
     assert charset_terms("ISO 2022 IR 87") == ["", "ISO 2022 IR 87"]
     assert charset_terms("ISO_IR 192") == ["ISO_IR 192"]
     assert charset_terms("ISO 2022 IR 13\\ISO 2022 IR 87") == ["ISO 2022 IR 13", "ISO 2022 IR 87"]
+    assert charset_terms("ISO 2022 IR 87\\ISO 2022 IR 159") == [
+        "",
+        "ISO 2022 IR 87",
+        "ISO 2022 IR 159",
+    ]
     with pytest.raises(ConversionError, match="unknown term 'KLINGON'"):
         charset_terms("KLINGON")
 

@@ -38,7 +38,9 @@ CHARSETS = {
     "GB18030": "Chinese GB18030",
     "ISO 2022 IR 87": "Japanese kanji (JIS X 0208), with code extensions",
     "ISO 2022 IR 13\\ISO 2022 IR 87": "Japanese katakana and kanji, with code extensions",
-    "ISO 2022 IR 159": "Japanese supplementary kanji (JIS X 0212), with code extensions",
+    "ISO 2022 IR 87\\ISO 2022 IR 159": (
+        "Japanese kanji and supplementary kanji (JIS X 0208, JIS X 0212), with code extensions"
+    ),
     "ISO 2022 IR 149": "Korean (KS X 1001), with code extensions",
 }
 
@@ -71,7 +73,7 @@ def charset_terms(charset: str) -> list[str]:
             f"Specific Character Set {charset!r}: {refused[0]} is not offered: "
             f"{_REFUSED[refused[0]]}"
         )
-    if len(terms) == 1 and terms[0] in _MULTI_BYTE_EXTENSIONS:
+    if terms[0] in _MULTI_BYTE_EXTENSIONS:
         terms.insert(0, "")
     unknown = [t for t in terms if t and t not in _known_terms()]
     if unknown:
