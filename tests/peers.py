@@ -54,7 +54,8 @@ def _run(*args: str | Path) -> subprocess.CompletedProcess[str]:
 def dciodvfy_errors(path: str | Path) -> list[str]:
     """The lines of dciodvfy's report that are errors (warnings left out)."""
     tool = require_tool("dciodvfy")
-    result = subprocess.run([tool, str(path)], capture_output=True, text=True)
+    # errors="replace": dciodvfy quotes a value's bytes, in its character set
+    result = subprocess.run([tool, str(path)], capture_output=True, text=True, errors="replace")
     lines = (result.stdout + result.stderr).splitlines()
     return [line for line in lines if line.startswith("Error")]
 

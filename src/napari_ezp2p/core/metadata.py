@@ -37,23 +37,44 @@ CHARSETS = {
     "ISO_IR 13": "Japanese katakana (JIS X 0201)",
     "ISO_IR 192": "Unicode UTF-8",
     "GB18030": "Chinese GB18030",
-    "GBK": "Chinese GBK",
     "ISO 2022 IR 87": "Japanese kanji (JIS X 0208), with code extensions",
     "ISO 2022 IR 13\\ISO 2022 IR 87": "Japanese katakana and kanji, with code extensions",
-    "ISO 2022 IR 159": "Japanese supplementary kanji (JIS X 0212), with code extensions",
+    "ISO 2022 IR 87\\ISO 2022 IR 159": (
+        "Japanese kanji and supplementary kanji (JIS X 0208, JIS X 0212), with code extensions"
+    ),
     "ISO 2022 IR 149": "Korean (KS X 1001), with code extensions",
-    "ISO 2022 IR 58": "Simplified Chinese (GB 2312), with code extensions",
-    "ISO 2022 IR 100": "Latin-1, with code extensions",
 }
 
-_MULTI_BYTE_EXTENSIONS = {"ISO 2022 IR 87", "ISO 2022 IR 159", "ISO 2022 IR 149", "ISO 2022 IR 58"}
+_MULTI_BYTE_EXTENSIONS = {"ISO 2022 IR 87", "ISO 2022 IR 159", "ISO 2022 IR 149"}
+#: Terms pydicom knows that we do not offer, and why.
+_REFUSED = {
+    "ISO 2022 IR 58": (
+        "pydicom writes its GB 2312 bytes without the ESC $ ) A designation and keeps that "
+        "sequence in the text it reads, so names would be garbled; for Chinese choose "
+        "GB18030 or ISO_IR 192 (UTF-8)"
+    ),
+    "GBK": (
+        "dciodvfy does not know it and refuses every Chinese character in it; choose GB18030, "
+        "which writes the same bytes for every GBK character"
+    ),
+    "ISO 2022 IR 100": (
+        "pydicom writes its Latin-1 bytes without the ESC - A designation, and dcmtk and "
+        "dciodvfy refuse them; choose ISO_IR 100, the same characters"
+    ),
+}
 _ASCII_DEFAULTS = ("", "ISO_IR 6", "ISO 2022 IR 6")
 
 
 def charset_terms(charset: str) -> list[str]:
     """The Specific Character Set values for ``charset`` ("ISO 2022 IR 87" -> ["", ...])."""
     terms = [term.strip() for term in charset.split("\\")]
-    if len(terms) == 1 and terms[0] in _MULTI_BYTE_EXTENSIONS:
+    refused = [t for t in terms if t in _REFUSED]
+    if refused:
+        raise ConversionError(
+            f"Specific Character Set {charset!r}: {refused[0]} is not offered: "
+            f"{_REFUSED[refused[0]]}"
+        )
+    if terms[0] in _MULTI_BYTE_EXTENSIONS:
         terms.insert(0, "")
     unknown = [t for t in terms if t and t not in _known_terms()]
     if unknown:
@@ -148,6 +169,7 @@ def check_metadata(meta: Metadata) -> None:
     for name, keyword in TEXT_ATTRIBUTES.items():
         check_value(keyword, getattr(meta, name), terms)
     check_laterality(meta.laterality, meta.body_part)
+    _check_queried(meta.queried, terms)
     if meta.sex not in SEXES:
         raise ConversionError(f"PatientSex: {meta.sex!r} is not one of M, F, O or empty")
     for name in ("birth_date", "study_date"):
@@ -182,7 +204,18 @@ def check_value(keyword: str, value: str, charset: list[str]) -> None:
     if vr == "PN":
         _check_person_name(where, value)
     if vr in ("PN", "LO", "SH", "ST", "LT", "UT", "UC"):
-        _check_encodable(where, value, charset)
+        _check_encodable(where, value, vr, charset)
+
+
+def _check_queried(queried: dict[str, str], terms: list[str]) -> None:
+    """Queried values may go in the Original Attributes Sequence: check them too."""
+    for keyword, value in queried.items():
+        try:
+            check_value(keyword, str(value), terms)
+        except ConversionError as error:
+            raise ConversionError(
+                f"OriginalAttributesSequence: the previous value from the query of {error}"
+            ) from None
 
 
 def _check_person_name(where: str, value: str) -> None:
@@ -193,7 +226,7 @@ def _check_person_name(where: str, value: str) -> None:
         )
 
 
-def _check_encodable(where: str, value: str, terms: list[str]) -> None:
+def _check_encodable(where: str, value: str, vr: str, terms: list[str]) -> None:
     """Fail where pydicom's ``encode_string`` would substitute characters."""
     encodings = convert_encodings(terms)
     label = "\\".join(terms)
@@ -205,11 +238,21 @@ def _check_encodable(where: str, value: str, terms: list[str]) -> None:
                     f"{where}: character {char!r} cannot be encoded in "
                     f"Specific Character Set {label}"
                 )
-    if not all(_encodable(part, encodings) for part in value.split("=")):
+    if not all(_encodable(piece, encodings) for piece in _encoded_pieces(value, vr)):
         raise ConversionError(
             f"{where}: cannot be encoded in Specific Character Set {label}; "
             "choose ISO_IR 192 (UTF-8) or a set that covers these characters"
         )
+
+
+def _encoded_pieces(value: str, vr: str) -> list[str]:
+    """The pieces pydicom encodes one at a time: each value of a multi-valued VR, and
+    of a person name each component of each group (ISO_IR 13 needs that: katakana and
+    the "^" between them are encoded apart)."""
+    values = value.split("\\") if vr in ("PN", "LO", "SH", "UC") else [value]
+    if vr != "PN":
+        return values
+    return [part for name in values for group in name.split("=") for part in group.split("^")]
 
 
 def _encodable(text: str, encodings: list[str]) -> bool:
