@@ -107,11 +107,15 @@ def _from_elsewhere(ts: str, as_syntax=None, **history):
 
 
 @pytest.mark.parametrize("target", [ExplicitVRLittleEndian, JPEG2000Lossless, JPEGLSLossless])
-def test_a_near_lossless_object_without_the_flag_arrives_lossy(target, tmp_path):
-    ds = _from_elsewhere("jpeg-ls-near")
+@pytest.mark.parametrize(
+    ("ts", "method"),
+    [("jpeg-ls-near", "ISO_14495_1"), ("j2k", "ISO_15444_1"), ("jpeg-baseline", "ISO_10918_1")],
+)
+def test_a_lossy_object_without_the_flag_arrives_lossy(ts, method, target, tmp_path):
+    ds = _from_elsewhere(ts)
     out = transcode(ds, target)
     assert out.LossyImageCompression == "01"
-    assert out.LossyImageCompressionMethod == "ISO_14495_1"
+    assert out.LossyImageCompressionMethod == method
     assert 1 < out.LossyImageCompressionRatio < 10
     path = tmp_path / "out.dcm"
     out.save_as(path, enforce_file_format=True)

@@ -76,12 +76,12 @@ def transcode(ds: Dataset, target: UID | str) -> Dataset:
                 f"{ds.SOPInstanceUID}: the pixel data (signed, palette or over 16 bits) "
                 f"cannot be encoded in {label}"
             )
+        copy_history_decoded(ds, out)
     except (ConversionError, ValueError, TypeError, RuntimeError, NotImplementedError) as error:
         raise TranscodeError(
             f"{ds.SOPInstanceUID}: cannot transcode {source.name} to {label}: {error}"
         ) from None
     out.file_meta.TransferSyntaxUID = target
-    copy_history_decoded(ds, out)
     _encode_as(out, target)
     return out
 
