@@ -111,7 +111,10 @@ def _refusal(image: SourceImage, key: str) -> str | None:
         method = image.lossy_compression[0]
         jpeg_syntax = key in ("jpeg-baseline", "jpeg-extended")
         if not (method == "ISO_10918_1" and jpeg_syntax):
-            return f"already lossy compressed \\({method}\\)"
+            as_it_is = ", or jpeg-baseline, which carries the JPEG as it is"
+            return f"already lossy compressed \\({method}\\).*choose .*" + (
+                as_it_is if image.jpeg_bitstream else ""
+            )
     return None
 
 

@@ -212,6 +212,8 @@ def _check(
         return
     if image.lossy_compression:
         lossless = _LOSSLESS_SIBLING.get(ts.key, _SUGGESTION)
+        if as_it_is := jpeg_syntax_as_it_is(image):
+            lossless += f", or {as_it_is.key}, which carries the JPEG as it is"
         check_lossy_step(image.lossy_compression[0], ts.uid, f"{ts.label} ({ts.key})", lossless)
     if ts.key == "jpeg-baseline" and image.dtype != np.uint8:
         hint = "jpeg-extended" if image.bits_stored <= 12 else _SUGGESTION
