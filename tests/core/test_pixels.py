@@ -220,9 +220,9 @@ def test_lossy_history_comes_first_and_lossless_keeps_it(tmp_path):
     source = SMOOTH["grey8"]()
     image = SourceImage(source.pixels, 8, lossy_compression=("ISO_10918_1", 9.8))
     ds = _dataset()
-    set_pixel_data(ds, image, transfer_syntax("j2k"))
+    set_pixel_data(ds, image, transfer_syntax("jpeg-baseline"))  # a JPEG decoded, re-encoded
     assert ds.LossyImageCompression == "01"
-    assert ds.LossyImageCompressionMethod == ["ISO_10918_1", "ISO_15444_1"]
+    assert ds.LossyImageCompressionMethod == ["ISO_10918_1", "ISO_10918_1"]
     assert ds.LossyImageCompressionRatio[0] == 9.8
     assert ds.LossyImageCompressionRatio[1] > 1
 
@@ -234,6 +234,23 @@ def test_lossy_history_comes_first_and_lossless_keeps_it(tmp_path):
     set_pixel_data(ds, source, transfer_syntax("rle"))
     for keyword in ("LossyImageCompression", "LossyImageCompressionMethod"):
         assert keyword not in ds
+
+
+@pytest.mark.parametrize(
+    ("key", "method", "hint"),
+    [
+        ("j2k", "ISO_10918_1", "choose j2k-lossless"),
+        ("jpeg-ls-near", "ISO_10918_1", "choose jpeg-ls"),
+        ("jpeg-baseline", "ISO_14496_10", "choose a lossless syntax"),
+    ],
+)
+def test_no_second_lossy_step_of_another_method(key, method, hint):
+    """dciodvfy: "method inconsistent with Transfer Syntax" for ISO_10918_1\\ISO_15444_1."""
+    image = SourceImage(SMOOTH["grey8"]().pixels, 8, lossy_compression=(method, 9.8))
+    ds = _dataset()
+    with pytest.raises(ConversionError, match=f"already lossy compressed \\({method}\\).*{hint}"):
+        set_pixel_data(ds, image, transfer_syntax(key))
+    assert "PixelData" not in ds
 
 
 def test_jpeg_ls_near_stores_sixteen_bits_for_word_data(tmp_path):

@@ -8,11 +8,14 @@ import numpy as np
 import pytest
 from pydicom.encaps import encapsulate, generate_frames
 from pydicom.uid import (
+    JPEG2000,
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
     JPEG2000Lossless,
     JPEGBaseline8Bit,
+    JPEGLSLossless,
+    JPEGLSNearLossless,
 )
 
 from napari_ezp2p.core.convert import convert_images
@@ -21,6 +24,7 @@ from napari_ezp2p.core.metadata import Metadata
 from napari_ezp2p.core.transfer import transfer_syntax
 from napari_ezp2p.net.store import store
 from napari_ezp2p.net.transcode import TranscodeError, transcode
+from tests.dciodvfy import dciodvfy_findings
 from tests.net.helpers import COLUMNS, ROWS, SETTINGS, fake_scp, grey8, sc_objects
 
 
@@ -79,6 +83,81 @@ def test_never_into_a_lossy_syntax():
     ds = sc_objects(1, "explicit-le")[0]
     with pytest.raises(TranscodeError, match="lossy"):
         transcode(ds, JPEGBaseline8Bit)
+
+
+_LOSSY_KEYWORDS = (
+    "LossyImageCompression",
+    "LossyImageCompressionMethod",
+    "LossyImageCompressionRatio",
+)
+
+
+def _from_elsewhere(ts: str, as_syntax=None, **history):
+    """An object in ``ts`` (relabelled ``as_syntax``) with the lossy history ``history``
+    only, as another application may write it: the Type 3 attributes are optional."""
+    ds = sc_objects(1, ts)[0]
+    for keyword in _LOSSY_KEYWORDS:
+        if keyword in ds:
+            del ds[keyword]
+    for keyword, value in history.items():
+        setattr(ds, keyword, value)
+    if as_syntax is not None:
+        ds.file_meta.TransferSyntaxUID = as_syntax
+    return ds
+
+
+@pytest.mark.parametrize("target", [ExplicitVRLittleEndian, JPEG2000Lossless, JPEGLSLossless])
+@pytest.mark.parametrize(
+    ("ts", "method"),
+    [("jpeg-ls-near", "ISO_14495_1"), ("j2k", "ISO_15444_1"), ("jpeg-baseline", "ISO_10918_1")],
+)
+def test_a_lossy_object_without_the_flag_arrives_lossy(ts, method, target, tmp_path):
+    ds = _from_elsewhere(ts)
+    out = transcode(ds, target)
+    assert out.LossyImageCompression == "01"
+    assert out.LossyImageCompressionMethod == method
+    assert 1 < out.LossyImageCompressionRatio < 10
+    path = tmp_path / "out.dcm"
+    out.save_as(path, enforce_file_format=True)
+    assert dciodvfy_findings(path) == []
+
+
+def test_a_near_lossless_step_joins_the_history_it_came_with():
+    ds = _from_elsewhere(
+        "jpeg-ls-near",
+        LossyImageCompression="01",
+        LossyImageCompressionMethod="ISO_10918_1",
+        LossyImageCompressionRatio="9.8",
+    )
+    out = transcode(ds, ExplicitVRLittleEndian)
+    assert out.LossyImageCompressionMethod == ["ISO_10918_1", "ISO_14495_1"]
+    assert out.LossyImageCompressionRatio[0] == 9.8
+    assert len(out.LossyImageCompressionRatio) == 2
+
+
+def test_a_recorded_near_lossless_step_is_not_recorded_twice():
+    ds = sc_objects(1, "jpeg-ls-near")[0]
+    assert ds.LossyImageCompressionMethod == "ISO_14495_1"
+    out = transcode(ds, ImplicitVRLittleEndian)
+    assert out.LossyImageCompression == "01"
+    assert out.LossyImageCompressionMethod == "ISO_14495_1"
+    assert out.LossyImageCompressionRatio == ds.LossyImageCompressionRatio
+
+
+@pytest.mark.parametrize(
+    ("ts", "as_syntax"),
+    [
+        ("jpeg-ls", None),
+        ("jpeg-ls", JPEGLSNearLossless),  # NEAR 0: lossless in the near-lossless syntax
+        ("j2k-lossless", JPEG2000),  # a reversible codestream in the lossy-or-lossless one
+        ("rle", None),
+    ],
+)
+def test_an_object_that_arrived_lossless_has_no_flag(ts, as_syntax):
+    out = transcode(_from_elsewhere(ts, as_syntax), ExplicitVRLittleEndian)
+    assert np.array_equal(out.pixel_array, grey8(1))
+    for keyword in _LOSSY_KEYWORDS:
+        assert keyword not in out
 
 
 def test_same_syntax_is_the_same_object():

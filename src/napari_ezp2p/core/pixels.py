@@ -22,10 +22,11 @@ Decisions, per transfer syntax (grey is always MONOCHROME2):
 - j2k-lossless / j2k (OpenJPEG, J2K codestream): colour goes through the multi-component
   transform, so YBR_RCT (reversible) / YBR_ICT (irreversible, PSNR ``J2K_PSNR`` dB).
 
-Lossy Image Compression: "01" with Method and Ratio (one value per lossy step, oldest
-first) when the source's history (``SourceImage.lossy_compression``) or this encoding is
-lossy. Otherwise the three attributes are left out (Type 3): "00" would claim a history
-nobody knows.
+Lossy Image Compression (:mod:`.lossy`): "01" with Method and Ratio (one value per lossy
+step, oldest first) when the source's history (``SourceImage.lossy_compression``) or this
+encoding is lossy. Otherwise the three attributes are left out (Type 3): "00" would claim
+a history nobody knows. An image already lossy by one method is not encoded in a lossy
+syntax of another (JPEG 2000 over a JPEG): its history would contradict the syntax.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from rle.utils import encode_pixel_data as rle_encode
 from .errors import ConversionError
 from .image import SourceImage
 from .jpegsegments import segments, without_metadata
+from .lossy import LOSSY_METHODS, History, check_lossy_step, ratio_text, set_lossy_history
 from .transfer import TransferSyntax, transfer_syntax
 
 JPEG_QUALITY = 90
@@ -111,22 +113,22 @@ class _Codec:
     encode: Callable[[np.ndarray, int], bytes]  # (frame as (rows, cols[, 3]), bits) -> bytes
     colour: str  # photometric interpretation of colour output
     max_bits: int  # most Bits Stored the syntax carries
-    method: str | None = None  # Lossy Image Compression Method when lossy
 
 
 _CODECS: dict[str, _Codec] = {
-    "jpeg-baseline": _Codec(_jpeg, "YBR_FULL_422", 8, "ISO_10918_1"),
-    "jpeg-extended": _Codec(_jpeg, "YBR_FULL_422", 12, "ISO_10918_1"),
+    "jpeg-baseline": _Codec(_jpeg, "YBR_FULL_422", 8),
+    "jpeg-extended": _Codec(_jpeg, "YBR_FULL_422", 12),
     "jpeg-lossless": _Codec(_jpeg_lossless, "RGB", 16),
     "jpeg-lossless-sv1": _Codec(_jpeg_lossless_sv1, "RGB", 16),
     "jpeg-ls": _Codec(_jpeg_ls(0), "RGB", 16),
-    "jpeg-ls-near": _Codec(_jpeg_ls(JPEG_LS_NEAR), "RGB", 16, "ISO_14495_1"),
+    "jpeg-ls-near": _Codec(_jpeg_ls(JPEG_LS_NEAR), "RGB", 16),
     "rle": _Codec(_rle, "RGB", 16),
     "j2k-lossless": _Codec(_j2k(True), "YBR_RCT", 16),
-    "j2k": _Codec(_j2k(False), "YBR_ICT", 16, "ISO_15444_1"),
+    "j2k": _Codec(_j2k(False), "YBR_ICT", 16),
 }
 
 _SUGGESTION = "a lossless syntax such as jpeg-ls, j2k-lossless or explicit-le"
+_LOSSLESS_SIBLING = {"j2k": "j2k-lossless", "jpeg-ls-near": "jpeg-ls"}
 
 
 def set_pixel_data(
@@ -143,7 +145,10 @@ def set_pixel_data(
     bits_allocated = image.dtype.itemsize * 8
     bits_stored = image.bits_stored
     colour = "RGB"
-    history = [image.lossy_compression] if image.lossy_compression else []
+    history: History = []
+    if image.lossy_compression:
+        method, ratio = image.lossy_compression
+        history.append((method, ratio_text(ratio)))
 
     if codec is None:
         pixel_data, vr = _native(image.pixels, ts)
@@ -158,8 +163,9 @@ def set_pixel_data(
         else:
             fragments = [codec.encode(_frame(image, i), bits_stored) for i in range(image.frames)]
         ratio = image.nbytes / sum(len(f) for f in fragments)
-        if (codec.method and not passthrough) or (passthrough and not history):
-            history.append((codec.method, ratio))
+        method = LOSSY_METHODS.get(ts.uid)
+        if (method and not passthrough) or (passthrough and not history):
+            history.append((method, ratio_text(ratio)))
         pixel_data = encapsulate(fragments, has_bot=True)
 
     ds.SamplesPerPixel = image.samples
@@ -173,7 +179,7 @@ def set_pixel_data(
     _set_or_delete(ds, "PlanarConfiguration", 0 if image.is_colour else None)
     frames = image.frames if multiframe or image.frames > 1 else None
     _set_or_delete(ds, "NumberOfFrames", frames)
-    _set_lossy(ds, history)
+    set_lossy_history(ds, history)
     ds.add_new(0x7FE00010, vr, pixel_data)
     # Encapsulated Pixel Data has an undefined length; pydicom marks it so when it reads
     # a file, not when it is set, and pynetdicom writes the element as it finds it.
@@ -204,6 +210,11 @@ def _check(
         )
     if codec is None:
         return
+    if image.lossy_compression:
+        lossless = _LOSSLESS_SIBLING.get(ts.key, _SUGGESTION)
+        if as_it_is := jpeg_syntax_as_it_is(image):
+            lossless += f", or {as_it_is.key}, which carries the JPEG as it is"
+        check_lossy_step(image.lossy_compression[0], ts.uid, f"{ts.label} ({ts.key})", lossless)
     if ts.key == "jpeg-baseline" and image.dtype != np.uint8:
         hint = "jpeg-extended" if image.bits_stored <= 12 else _SUGGESTION
         raise ConversionError(
@@ -240,13 +251,6 @@ def _set_or_delete(ds: Dataset, keyword: str, value: object) -> None:
         setattr(ds, keyword, value)
     elif keyword in ds:
         delattr(ds, keyword)
-
-
-def _set_lossy(ds: Dataset, history: list[tuple[str, float]]) -> None:
-    """Lossy Image Compression "01" with one Ratio and Method per lossy step, or nothing."""
-    _set_or_delete(ds, "LossyImageCompression", "01" if history else None)
-    _set_or_delete(ds, "LossyImageCompressionRatio", [f"{r:.2f}" for _, r in history] or None)
-    _set_or_delete(ds, "LossyImageCompressionMethod", [m for m, _ in history] or None)
 
 
 # The start of frame markers each syntax accepts as it is, and markers without a length.

@@ -12,14 +12,9 @@ from pydicom.uid import UID
 
 from ..core.errors import ConversionError, Ezp2pError
 from ..core.image import SourceImage
+from ..core.lossy import copy_history_decoded
 from ..core.pixels import set_pixel_data
 from ..core.transfer import transfer_syntax
-
-_LOSSY_ATTRIBUTES = (
-    "LossyImageCompression",
-    "LossyImageCompressionRatio",
-    "LossyImageCompressionMethod",
-)
 
 
 class TranscodeError(Ezp2pError):
@@ -36,7 +31,9 @@ def is_lossless(syntax: UID) -> bool:
 
 def transcode(ds: Dataset, target: UID | str) -> Dataset:
     """A copy of ``ds`` whose Pixel Data is in ``target``; ``ds`` is left unchanged, the SOP
-    Instance UID and lossy compression history are kept.
+    Instance UID and lossy compression history are kept, and the encoding ``ds`` came in
+    joins that history when it lost information and is not recorded yet (a JPEG-LS
+    near-lossless file from elsewhere, without Lossy Image Compression).
 
     Refuses to encode into a lossy syntax (that would need a new SOP Instance UID and is
     the converter's decision, not the sender's). Decoding a lossy object into a native or
@@ -66,11 +63,6 @@ def transcode(ds: Dataset, target: UID | str) -> Dataset:
             )
             if photometric == "MONOCHROME1":
                 out.PhotometricInterpretation = photometric
-            for keyword in _LOSSY_ATTRIBUTES:
-                if keyword in ds:
-                    out[keyword] = copy.deepcopy(ds[keyword])
-                elif keyword in out:
-                    del out[keyword]
         elif "PixelData" not in ds or not target.is_compressed:
             out = copy.deepcopy(ds)
             if source.is_compressed:
@@ -84,6 +76,7 @@ def transcode(ds: Dataset, target: UID | str) -> Dataset:
                 f"{ds.SOPInstanceUID}: the pixel data (signed, palette or over 16 bits) "
                 f"cannot be encoded in {label}"
             )
+        copy_history_decoded(ds, out)
     except (ConversionError, ValueError, TypeError, RuntimeError, NotImplementedError) as error:
         raise TranscodeError(
             f"{ds.SOPInstanceUID}: cannot transcode {source.name} to {label}: {error}"
