@@ -75,3 +75,25 @@ def test_attachment_says_what_the_next_send_adds_to():
     assert "existing study" in attachment(Metadata(study_instance_uid="1.2.3"))
     attached = Metadata(study_instance_uid="1.2.3", series_instance_uid="1.2.3.4")
     assert "existing series" in attachment(attached)
+
+
+def test_a_pick_brings_the_issuer_the_series_dates_and_the_order():
+    item = worklist_item("DOE^JOHN", "ACC-2", study_uid="1.2.3")
+    item.IssuerOfPatientID = "HOSP"
+    meta = attach(item, Metadata())
+    assert meta.issuer_of_patient_id == "HOSP" and meta.queried["IssuerOfPatientID"] == "HOSP"
+    assert (meta.request.RequestedProcedureID, meta.request.ScheduledProcedureStepID) == (
+        "RP1",
+        "SPS1",
+    )
+    series = Dataset()
+    series.SeriesInstanceUID = "1.2.3.4"
+    series.SeriesDate, series.SeriesTime = "20240102", "101500"
+    picked = attach(series, meta, series=True)
+    assert (picked.series_date, picked.series_time) == ("20240102", "101500")
+    assert picked.request == meta.request  # the same order, one of its series
+    study = Dataset()
+    study.StudyInstanceUID = "1.2.9"
+    assert attach(study, meta).request is None  # another study: no order
+    assert new_study(meta).request is None
+    assert cleared(meta, Metadata()).request is None

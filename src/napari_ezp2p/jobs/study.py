@@ -13,11 +13,13 @@ from pydicom import Dataset
 
 from ..core.errors import Ezp2pError
 from ..core.metadata import DEFAULT_CHARSET, Metadata, check_metadata
+from ..core.request import request_item
 
 #: Query/worklist answer keywords and the Metadata fields they fill.
-_FROM_QUERY = {
+FROM_QUERY = {
     "PatientName": "patient_name",
     "PatientID": "patient_id",
+    "IssuerOfPatientID": "issuer_of_patient_id",
     "PatientBirthDate": "birth_date",
     "PatientSex": "sex",
     "AccessionNumber": "accession_number",
@@ -29,6 +31,8 @@ _FROM_QUERY = {
     "StudyDescription": "study_description",
     "SeriesInstanceUID": "series_instance_uid",
     "SeriesDescription": "series_description",
+    "SeriesDate": "series_date",
+    "SeriesTime": "series_time",
     "BodyPartExamined": "body_part",
     "Modality": "modality",
 }
@@ -38,12 +42,12 @@ def metadata_from_match(match: Dataset, base: Metadata | None = None) -> Metadat
     """``base`` filled from a worklist item or a study/series query answer.
 
     Every value taken is remembered in ``queried``, so one changed afterwards is
-    recorded as coerced in the object. A worklist item's Requested Procedure
-    Description becomes the study description; its first scheduled step gives the
-    modality.
+    recorded in the object's Original Attributes Sequence. A worklist item's Requested
+    Procedure Description becomes the study description; its first scheduled step gives
+    the modality; its order becomes ``request`` (``core.request``).
     """
     values: dict[str, str] = {}
-    for keyword in _FROM_QUERY:
+    for keyword in FROM_QUERY:
         value = match.get(keyword)
         if value is not None and str(value):
             values[keyword] = str(value)
@@ -56,9 +60,14 @@ def metadata_from_match(match: Dataset, base: Metadata | None = None) -> Metadat
         series_number = int(match.SeriesNumber)
     else:
         series_number = (base or Metadata()).series_number
-    fields = {_FROM_QUERY[keyword]: value for keyword, value in values.items()}
+    fields = {FROM_QUERY[keyword]: value for keyword, value in values.items()}
+    base = base or Metadata()
     return dataclasses.replace(
-        base or Metadata(), **fields, series_number=series_number, queried=values
+        base,
+        **fields,
+        series_number=series_number,
+        queried=values,
+        request=request_item(match) or base.request,
     )
 
 
@@ -74,6 +83,8 @@ STUDY_FIELDS = (
     "study_date",
     "study_time",
     "series_instance_uid",
+    "series_date",
+    "series_time",
 )
 #: The fields the Study form edits, in groups, in the order it shows them.
 FORM_GROUPS = (
@@ -111,7 +122,8 @@ def attach(match: Dataset, current: Metadata, *, series: bool = False) -> Metada
         meta = dataclasses.replace(meta, queried={**current.queried, **meta.queried})
     else:
         blank = dict.fromkeys((*PATIENT_FIELDS, *STUDY_FIELDS), "")
-        meta = metadata_from_match(match, dataclasses.replace(current, **blank, queried={}))
+        fresh = dataclasses.replace(current, **blank, queried={}, request=None)
+        meta = metadata_from_match(match, fresh)
     if meta.charset != DEFAULT_CHARSET and problem(meta):
         utf8 = dataclasses.replace(meta, charset=DEFAULT_CHARSET)
         if not problem(utf8):
@@ -123,14 +135,16 @@ def new_study(meta: Metadata) -> Metadata:
     """``meta`` for a new study of the same patient: new UIDs at the next send, no
     study values; the patient's queried values stay so that edits show as coerced."""
     queried = {k: v for k, v in meta.queried.items() if k in _PATIENT_KEYWORDS}
-    return dataclasses.replace(meta, **dict.fromkeys(STUDY_FIELDS, ""), queried=queried)
+    return dataclasses.replace(
+        meta, **dict.fromkeys(STUDY_FIELDS, ""), queried=queried, request=None
+    )
 
 
 def cleared(meta: Metadata, defaults: Metadata) -> Metadata:
     """``meta`` with every form value back to ``defaults`` (nothing attached)."""
     names = dict.fromkeys((*FORM_FIELDS, *STUDY_FIELDS))
     values = {name: getattr(defaults, name) for name in names}
-    return dataclasses.replace(meta, **values, queried={})
+    return dataclasses.replace(meta, **values, queried={}, request=None)
 
 
 def attachment(meta: Metadata) -> str:
