@@ -13,6 +13,8 @@ import copy
 
 from pydicom import Dataset
 
+from .metadata import check_value
+
 #: Keywords of a worklist item (top level) that go in the Request Attributes item.
 REQUESTED_PROCEDURE_KEYS = (
     "RequestedProcedureID",
@@ -50,3 +52,14 @@ def set_request_attributes(ds: Dataset, request: Dataset | None, accession_numbe
     if accession_number:
         item.AccessionNumber = accession_number
     ds.RequestAttributesSequence = [item]
+
+
+def check_request(request: Dataset | None, terms: list[str]) -> None:
+    """Raise ConversionError naming the first value of ``request`` (its code items too)
+    that cannot be written in the Specific Character Set ``terms``."""
+    for element in request or ():
+        if element.VR == "SQ":
+            for item in element.value:
+                check_request(item, terms)
+        elif element.keyword and isinstance(element.value, str):
+            check_value(element.keyword, element.value, terms)

@@ -31,7 +31,7 @@ from .metadata import (
     patient_age,
 )
 from .pixels import set_pixel_data
-from .request import set_request_attributes
+from .request import check_request, set_request_attributes
 from .transfer import TransferSyntax
 
 SECONDARY_CAPTURE = UID("1.2.840.10008.5.1.4.1.1.7")
@@ -77,6 +77,7 @@ def complete_metadata(meta: Metadata, now: datetime) -> Metadata:
     empty rather than a guess. Checks every value first.
     """
     check_metadata(meta)
+    check_request(meta.request, charset_terms(meta.charset))
     today, this_time = now.strftime("%Y%m%d"), now.strftime("%H%M%S")
     new_study = not meta.study_instance_uid or meta.request is not None
     new_series = not meta.series_instance_uid

@@ -12,8 +12,8 @@ import dataclasses
 from pydicom import Dataset
 
 from ..core.errors import Ezp2pError
-from ..core.metadata import DEFAULT_CHARSET, Metadata, check_metadata
-from ..core.request import request_item
+from ..core.metadata import DEFAULT_CHARSET, Metadata, charset_terms, check_metadata
+from ..core.request import check_request, request_item
 
 #: Query/worklist answer keywords and the Metadata fields they fill.
 FROM_QUERY = {
@@ -148,17 +148,29 @@ def cleared(meta: Metadata, defaults: Metadata) -> Metadata:
 
 
 def attachment(meta: Metadata) -> str:
-    """What the next send of ``meta`` adds to: an existing study or series, or a new study."""
-    if meta.study_instance_uid:
-        what = "series" if meta.series_instance_uid else "study"
+    """What the next send of ``meta`` adds to: an existing study or series, or a new
+    study; and what of an existing study is not known (then written empty)."""
+    if not meta.study_instance_uid:
+        return "New study: new UIDs at the next send."
+    what = "series" if meta.series_instance_uid else "study"
+    unknown = [
+        keyword
+        for keyword, name in (("Study Date", "study_date"), ("Study ID", "study_id"))
+        if not getattr(meta, name)
+    ]
+    if meta.request is not None or not unknown:
         return f"Attached to an existing {what}."
-    return "New study: new UIDs at the next send."
+    return (
+        f"Attached to an existing {what}; its {' and '.join(unknown)} are not known and "
+        "will be written empty: pick the study from a PACS query to take them."
+    )
 
 
 def problem(meta: Metadata) -> str:
     """Why ``meta`` cannot be written, or "" when it can."""
     try:
         check_metadata(meta)
+        check_request(meta.request, charset_terms(meta.charset))
     except Ezp2pError as error:
         return str(error)
     return ""
