@@ -72,7 +72,7 @@ def complete_metadata(meta: Metadata, now: datetime) -> Metadata:
     New Study and Series Instance UIDs where none are given, the default Patient ID
     (the inverted date-time, its issuer GENERATED_ISSUER). A new study (no Study
     Instance UID given, or the one a worklist item schedules now) is dated now, with
-    Study ID "1" (a worklist item's Requested Procedure ID); a new series too. An
+    Study ID "1" (a worklist item's: its Requested Procedure ID); a new series too. An
     existing study or series keeps what ``meta`` knows of it: a date not known stays
     empty rather than a guess. Checks every value first.
     """
@@ -81,7 +81,7 @@ def complete_metadata(meta: Metadata, now: datetime) -> Metadata:
     today, this_time = now.strftime("%Y%m%d"), now.strftime("%H%M%S")
     new_study = not meta.study_instance_uid or meta.request is not None
     new_series = not meta.series_instance_uid
-    study_id = meta.study_id or (str((meta.request or {}).get("RequestedProcedureID", "")) or "1")
+    scheduled_id = str(meta.request.get("RequestedProcedureID", "")) if meta.request else ""
     return dataclasses.replace(
         meta,
         study_instance_uid=meta.study_instance_uid or new_uid(),
@@ -92,7 +92,7 @@ def complete_metadata(meta: Metadata, now: datetime) -> Metadata:
         series_time=meta.series_time or (this_time if new_series else ""),
         patient_id=meta.patient_id or default_patient_id(now),
         issuer_of_patient_id=meta.issuer_of_patient_id if meta.patient_id else GENERATED_ISSUER,
-        study_id=study_id if new_study else meta.study_id,
+        study_id=meta.study_id or ((scheduled_id or "1") if new_study else ""),
     )
 
 

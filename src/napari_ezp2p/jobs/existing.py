@@ -56,7 +56,7 @@ def with_existing(meta: Metadata, dest: Destination, settings: NetworkSettings) 
     except Ezp2pError as error:
         studies, series, reason = [], [], f"the query of {dest.name} failed: {error}"
     if studies:
-        meta = _filled(meta, studies[0], ())
+        meta = _filled(meta, studies[0], (), skip=("body_part",))  # the new series' own
     elif not reason:
         reason = f"{dest.name} ({dest.address}) has no study {uid}"
     if series:
@@ -71,12 +71,14 @@ def with_existing(meta: Metadata, dest: Destination, settings: NetworkSettings) 
     return Existing(meta, tuple(missing), reason if missing else "")
 
 
-def _filled(meta: Metadata, answer: Dataset, own: tuple[str, ...]) -> Metadata:
-    """``meta``'s empty fields (and those of ``own``) with the values ``answer`` has;
-    those taken are remembered as queried."""
+def _filled(
+    meta: Metadata, answer: Dataset, own: tuple[str, ...], skip: tuple[str, ...] = ()
+) -> Metadata:
+    """``meta``'s empty fields (and those of ``own``) but ``skip`` with the values
+    ``answer`` has; those taken are remembered as queried."""
     base = Metadata(series_number=meta.series_number, modality=meta.modality)
     found = metadata_from_match(answer, base)
-    names = {*FROM_QUERY.values(), "series_number"}
+    names = {*FROM_QUERY.values(), "series_number"} - set(skip)
     fields = {
         name: getattr(found, name)
         for name in names
