@@ -71,7 +71,7 @@ def test_the_form_fills_from_a_japanese_worklist_item(home, make_napari_viewer, 
     assert "existing study" in widget.attachment_label.text()
     assert widget.problem_label.text() == ""
 
-    # An edit after the pick is recorded as coerced: the object keeps the old value.
+    # An edit typed after the pick is the operator's correction: the object keeps the old value.
     type_into(qtbot, widget.fields["patient_id"], "NEW-7")
     meta = session.metadata
     assert meta.patient_id == "NEW-7"
@@ -81,7 +81,7 @@ def test_the_form_fills_from_a_japanese_worklist_item(home, make_napari_viewer, 
     assert ds.PatientID == "NEW-7"
     assert ds.StudyInstanceUID == WL_STUDY_UID
     (original,) = ds.OriginalAttributesSequence
-    assert original.ReasonForTheAttributeModification == "COERCE"
+    assert original.ReasonForTheAttributeModification == "CORRECT"
     assert original.ModifiedAttributesSequence[0].PatientID == "WL-1"
 
     # "New study" keeps the patient and drops the attachment: new UIDs next time.

@@ -70,7 +70,8 @@ def test_encapsulated_pdf_is_valid_and_holds_the_pdf(tmp_path, extra):
 
 def test_patient_and_study_come_from_the_metadata(tmp_path):
     study_uid = "1.2.826.0.1.3680043.8.498.1"
-    meta = Metadata(**{**META.__dict__, "study_instance_uid": study_uid, "study_id": "S9"})
+    existing = {"study_instance_uid": study_uid, "study_id": "S9", "study_date": "20261129"}
+    meta = Metadata(**{**META.__dict__, **existing})
     ds = build_encapsulated_pdf(_pdf(), meta, now=NOW, instance_number=4)
     back = pydicom.dcmread(write_atomically(ds, tmp_path / "doc.dcm"))
 

@@ -189,7 +189,7 @@ def test_attaching_to_an_existing_study_keeps_its_uids():
     assert (ds.StudyInstanceUID, ds.SeriesInstanceUID) == ("1.2.3.4", "1.2.3.4.5")
 
 
-def test_values_changed_after_a_query_are_recorded_as_coerced(tmp_path):
+def test_values_the_operator_changed_after_a_query_are_recorded_as_corrected(tmp_path):
     meta = _meta(
         patient_name="DOE^JANE^M",
         queried={"PatientName": "DOE^JANE", "PatientID": "00000021035192116202"},
@@ -198,7 +198,7 @@ def test_values_changed_after_a_query_are_recorded_as_coerced(tmp_path):
     path = write_atomically(ds, tmp_path / "coerced.dcm")
     assert dciodvfy_errors(path) == []
     (item,) = dcmread(path).OriginalAttributesSequence
-    assert item.ReasonForTheAttributeModification == "COERCE"
+    assert item.ReasonForTheAttributeModification == "CORRECT"
     assert item.AttributeModificationDateTime == "20261129153012"
     (previous,) = item.ModifiedAttributesSequence
     assert previous.PatientName == "DOE^JANE"

@@ -75,3 +75,41 @@ def test_attachment_says_what_the_next_send_adds_to():
     assert "existing study" in attachment(Metadata(study_instance_uid="1.2.3"))
     attached = Metadata(study_instance_uid="1.2.3", series_instance_uid="1.2.3.4")
     assert "existing series" in attachment(attached)
+
+
+def test_a_pick_brings_the_issuer_the_series_dates_and_the_order():
+    item = worklist_item("DOE^JOHN", "ACC-2", study_uid="1.2.3")
+    item.IssuerOfPatientID = "HOSP"
+    meta = attach(item, Metadata())
+    assert meta.issuer_of_patient_id == "HOSP" and meta.queried["IssuerOfPatientID"] == "HOSP"
+    assert (meta.request.RequestedProcedureID, meta.request.ScheduledProcedureStepID) == (
+        "RP1",
+        "SPS1",
+    )
+    series = Dataset()
+    series.SeriesInstanceUID = "1.2.3.4"
+    series.SeriesDate, series.SeriesTime = "20240102", "101500"
+    picked = attach(series, meta, series=True)
+    assert (picked.series_date, picked.series_time) == ("20240102", "101500")
+    assert picked.request == meta.request  # the same order, one of its series
+    study = Dataset()
+    study.StudyInstanceUID = "1.2.9"
+    assert attach(study, meta).request is None  # another study: no order
+    assert new_study(meta).request is None
+    assert cleared(meta, Metadata()).request is None
+
+
+def test_attachment_says_what_of_an_existing_study_is_not_known():
+    said = attachment(Metadata(study_instance_uid="1.2.3"))
+    assert "Study Date and Study ID are not known" in said and "written empty" in said
+    known = Metadata(study_instance_uid="1.2.3", study_date="20240102", study_id="S1")
+    assert attachment(known) == "Attached to an existing study."
+
+
+def test_an_order_the_charset_cannot_hold_is_a_problem_and_a_pick_falls_back_to_utf8():
+    item = worklist_item("DOE^JOHN", "ACC-2", charset="ISO_IR 192")
+    item.RequestedProcedureDescription = "フィルム取込"
+    item.StudyDescription = "Films"
+    meta = metadata_from_match(item, Metadata(charset="ISO_IR 100"))
+    assert "RequestedProcedureDescription" in problem(meta)
+    assert attach(item, Metadata(charset="ISO_IR 100")).charset == "ISO_IR 192"

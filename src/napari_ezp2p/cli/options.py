@@ -21,7 +21,9 @@ METADATA_OPTIONS = {
     "--accession": ("accession_number", "accession number"),
     "--referring": ("referring_physician", "referring physician's name"),
     "--study-description": ("study_description", "study description"),
-    "--study-id": ("study_id", "study ID (default 1)"),
+    "--study-id": ("study_id", "study ID (default 1 for a new study)"),
+    "--study-date": ("study_date", "date of an existing study, YYYYMMDD (default: from the PACS)"),
+    "--study-time": ("study_time", "time of an existing study, HHMMSS (default: from the PACS)"),
     "--study-uid": ("study_instance_uid", "attach to this existing Study Instance UID"),
     "--series-description": ("series_description", "series description"),
     "--series-uid": ("series_instance_uid", "attach to this existing Series Instance UID"),
@@ -110,7 +112,7 @@ def area(text: str) -> tuple[float, float, float, float]:
 def add_metadata_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("patient, study and series")
     for option, (name, help_text) in METADATA_OPTIONS.items():
-        kind = date if name == "birth_date" else str
+        kind = date if name in ("birth_date", "study_date") else str
         group.add_argument(option, dest=name, type=kind, help=help_text)
     group.add_argument("--series-number", type=int, help="series number")
     image = parser.add_argument_group("image")

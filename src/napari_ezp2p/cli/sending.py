@@ -46,7 +46,7 @@ def queue_and_send(args: argparse.Namespace, items: Iterable, *, replace: bool =
     meta = metadata_defaults(context.config)
     if args.from_worklist:
         meta = metadata_from_match(worklist_item(context, args), meta)
-    meta = dataclasses.replace(meta, **given_metadata(args))
+    meta = joined(dataclasses.replace(meta, **given_metadata(args)), destinations[0], context)
 
     def say_queued(report) -> None:
         print(
@@ -138,6 +138,33 @@ def saved_scans(images: Iterator, args: argparse.Namespace) -> Iterator:
         ds = object_for_image(image, meta, syntax, number, now)
         print(write_atomically(ds, free_name(args.output, "scan")))
         yield image
+
+
+#: The option that gives each value an existing study or series needs.
+_OPTION_OF = {
+    "StudyDate": "--study-date",
+    "StudyTime": "--study-time",
+    "StudyID": "--study-id",
+    "SeriesNumber": "--series-number",
+}
+
+
+def joined(meta, destination, context: Context):
+    """``meta`` with what ``destination`` knows of the study (series) it joins, asked
+    with a C-FIND; what it cannot tell is said, with the options that give it."""
+    from ..jobs.existing import with_existing
+
+    existing = with_existing(meta, destination, context.network)
+    if existing.missing:
+        number = existing.meta.series_number
+        kept = f" (Series Number {number})" if "SeriesNumber" in existing.missing else ""
+        options = [_OPTION_OF[k] for k in existing.missing if k in _OPTION_OF]
+        print(
+            f"ezp2p: warning: {existing.reason}; not known, so written empty or left out: "
+            f"{', '.join(existing.missing)}{kept}; give them with {', '.join(options)}",
+            file=sys.stderr,
+        )
+    return existing.meta
 
 
 def worklist_item(context: Context, args: argparse.Namespace) -> Dataset:

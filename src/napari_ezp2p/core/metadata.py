@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from pydicom import config
+from pydicom import Dataset, config
 from pydicom.charset import convert_encodings, custom_encoders
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.valuerep import validate_value
@@ -96,9 +96,13 @@ class Metadata:
     """Patient, study, series and equipment values of the objects to build.
 
     Empty strings mean "not known" (written empty where the attribute is Type 2).
-    Dates are ``YYYYMMDD``; an empty study date/time means "now".
+    Dates are ``YYYYMMDD``; an empty study (series) date/time means "now" for a new
+    study (series) and "not known" for an existing one (see ``sc.complete_metadata``).
     ``queried`` holds values as a worklist or PACS query returned them, keyed by
-    DICOM keyword; any that differ in the object are recorded as coerced.
+    DICOM keyword; any that differ in the object go in its Original Attributes
+    Sequence, as the operator's correction (CORRECT) when this Metadata holds another
+    value, as coerced by us (COERCE) when it holds the queried one and the object
+    does not. ``request`` is the Request Attributes item of the worklist order.
     ``laterality`` is R, L or empty (see :mod:`.anatomy`). ``burned_in_annotation`` is
     the user's word on Burned In Annotation; None leaves it to the source.
     """
@@ -118,6 +122,8 @@ class Metadata:
     series_description: str = ""
     series_instance_uid: str = ""
     series_number: int = 1
+    series_date: str = ""
+    series_time: str = ""
     modality: str = "OT"
     body_part: str = ""
     laterality: str = ""
@@ -133,6 +139,7 @@ class Metadata:
     frame_time_ms: float | None = None
     burned_in_annotation: bool | None = None
     queried: dict[str, str] = field(default_factory=dict)
+    request: Dataset | None = None
 
 
 #: Metadata text fields and the DICOM keyword each one becomes.

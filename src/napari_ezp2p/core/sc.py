@@ -33,6 +33,7 @@ from .metadata import (
     patient_age,
 )
 from .pixels import set_pixel_data
+from .request import check_request, set_request_attributes
 from .transfer import TransferSyntax
 
 SECONDARY_CAPTURE = UID("1.2.840.10008.5.1.4.1.1.7")
@@ -70,21 +71,30 @@ _PAGE_NUMBER_VECTOR = 0x00182001
 def complete_metadata(meta: Metadata, now: datetime) -> Metadata:
     """A copy of ``meta`` with what a batch must share filled in once.
 
-    New Study and Series Instance UIDs where none are given, the study date and time
-    (now), the default Patient ID (the inverted date-time, its issuer GENERATED_ISSUER),
-    and Study ID "1".
-    Checks every value first.
+    New Study and Series Instance UIDs where none are given, the default Patient ID
+    (the inverted date-time, its issuer GENERATED_ISSUER). A new study (no Study
+    Instance UID given, or the one a worklist item schedules now) is dated now, with
+    Study ID "1" (a worklist item's: its Requested Procedure ID); a new series too. An
+    existing study or series keeps what ``meta`` knows of it: a date not known stays
+    empty rather than a guess. Checks every value first.
     """
     check_metadata(meta)
+    check_request(meta.request, charset_terms(meta.charset))
+    today, this_time = now.strftime("%Y%m%d"), now.strftime("%H%M%S")
+    new_study = not meta.study_instance_uid or meta.request is not None
+    new_series = not meta.series_instance_uid
+    scheduled_id = str(meta.request.get("RequestedProcedureID", "")) if meta.request else ""
     return dataclasses.replace(
         meta,
         study_instance_uid=meta.study_instance_uid or new_uid(),
         series_instance_uid=meta.series_instance_uid or new_uid(),
-        study_date=meta.study_date or now.strftime("%Y%m%d"),
-        study_time=meta.study_time or now.strftime("%H%M%S"),
+        study_date=meta.study_date or (today if new_study else ""),
+        study_time=meta.study_time or (this_time if new_study else ""),
+        series_date=meta.series_date or (today if new_series else ""),
+        series_time=meta.series_time or (this_time if new_series else ""),
         patient_id=meta.patient_id or default_patient_id(now),
         issuer_of_patient_id=meta.issuer_of_patient_id if meta.patient_id else GENERATED_ISSUER,
-        study_id=meta.study_id or "1",
+        study_id=meta.study_id or ((scheduled_id or "1") if new_study else ""),
     )
 
 
@@ -172,14 +182,17 @@ def set_patient_study_series(ds: Dataset, meta: Metadata, now: datetime) -> None
         value = getattr(meta, name)
         if value or keyword not in _TYPE_3_TEXT:
             setattr(ds, keyword, value)
-    if meta.birth_date:
+    if meta.birth_date and meta.study_date:  # Patient Age (Type 3) needs a study date
         study_date = parse_date("StudyDate", meta.study_date)
         ds.PatientAge = patient_age(parse_date("PatientBirthDate", meta.birth_date), study_date)
     if laterality_applies(meta.body_part):
         ds.Laterality = meta.laterality
     ds.SeriesNumber = meta.series_number
-    ds.SeriesDate = ds.AcquisitionDate = ds.ContentDate = today
-    ds.SeriesTime = ds.AcquisitionTime = ds.ContentTime = this_time
+    if meta.series_date:  # Type 3: an existing series' date, if known
+        ds.SeriesDate, ds.SeriesTime = meta.series_date, meta.series_time
+    ds.AcquisitionDate = ds.ContentDate = today
+    ds.AcquisitionTime = ds.ContentTime = this_time
+    set_request_attributes(ds, meta.request, meta.accession_number)
     ds.PerformedProcedureStepStartDate = meta.study_date
     ds.PerformedProcedureStepStartTime = meta.study_time
 
@@ -264,18 +277,35 @@ def _set_frame_increment(
         ds.FrameIncrementPointer = _PAGE_NUMBER_VECTOR
 
 
+#: The Metadata field of each queried keyword.
+_FIELD_OF = {
+    **{keyword: name for name, keyword in TEXT_ATTRIBUTES.items()},
+    "SeriesDate": "series_date",
+    "SeriesTime": "series_time",
+}
+
+
 def record_coerced_values(ds: Dataset, meta: Metadata, now: datetime) -> None:
-    """Values changed after a query came back go in the Original Attributes Sequence."""
-    previous = Dataset()
+    """Values changed after a query came back go in the Original Attributes Sequence:
+    one item of those the operator changed in ``meta`` (CORRECT), one of those ``meta``
+    still holds as queried but the object does not (COERCE: we made them fit)."""
+    previous = {"CORRECT": Dataset(), "COERCE": Dataset()}
     for keyword, value in meta.queried.items():
         if str(ds.get(keyword, "")) != str(value):
-            setattr(previous, keyword, value)
-    if not previous:
-        return
-    item = Dataset()
-    item.ModifiedAttributesSequence = [previous]
-    item.AttributeModificationDateTime = now.strftime("%Y%m%d%H%M%S")
-    item.ModifyingSystem = SOFTWARE_VERSION
-    item.SourceOfPreviousValues = ""
-    item.ReasonForTheAttributeModification = "COERCE"
-    ds.OriginalAttributesSequence = [item]
+            field = _FIELD_OF.get(keyword)
+            given = str(getattr(meta, field)) if field else str(value)
+            reason = "COERCE" if given == str(value) else "CORRECT"
+            setattr(previous[reason], keyword, value)
+    items = []
+    for reason, values in previous.items():
+        if not values:
+            continue
+        item = Dataset()
+        item.ModifiedAttributesSequence = [values]
+        item.AttributeModificationDateTime = now.strftime("%Y%m%d%H%M%S")
+        item.ModifyingSystem = SOFTWARE_VERSION
+        item.SourceOfPreviousValues = ""
+        item.ReasonForTheAttributeModification = reason
+        items.append(item)
+    if items:
+        ds.OriginalAttributesSequence = items

@@ -6,7 +6,8 @@ or "" for none, and an array of objects for a sequence (its items, in the same f
 Person names use the DICOM form ``Family^Given``, with ideographic and phonetic groups
 after ``=``. Every scheduled procedure step of ``ScheduledProcedureStepSequence`` is a
 separate answer, matched on the keys the query puts in that sequence (Modality,
-ScheduledStationAETitle, ScheduledProcedureStepStartDate/Time...)::
+ScheduledStationAETitle, ScheduledProcedureStepStartDate/Time...). Every key the query
+asks for is answered, sequences (the order's codes) whole::
 
     [
       {
@@ -19,6 +20,9 @@ ScheduledStationAETitle, ScheduledProcedureStepStartDate/Time...)::
         "ReferringPhysicianName": "Suzuki^Ichiro",
         "RequestedProcedureDescription": "Film digitization",
         "RequestedProcedureID": "RP0001",
+        "RequestedProcedureCodeSequence": [
+          {"CodeValue": "FILM", "CodingSchemeDesignator": "99LOCAL", "CodeMeaning": "Film import"}
+        ],
         "ScheduledProcedureStepSequence": [
           {
             "Modality": "OT",
@@ -26,7 +30,10 @@ ScheduledStationAETitle, ScheduledProcedureStepStartDate/Time...)::
             "ScheduledProcedureStepStartDate": "20261129",
             "ScheduledProcedureStepStartTime": "0900",
             "ScheduledProcedureStepDescription": "Scan films",
-            "ScheduledProcedureStepID": "SPS0001"
+            "ScheduledProcedureStepID": "SPS0001",
+            "ScheduledProtocolCodeSequence": [
+              {"CodeValue": "SCAN", "CodingSchemeDesignator": "99LOCAL", "CodeMeaning": "Scan"}
+            ]
           }
         ]
       }

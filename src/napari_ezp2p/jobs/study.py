@@ -12,12 +12,14 @@ import dataclasses
 from pydicom import Dataset
 
 from ..core.errors import Ezp2pError
-from ..core.metadata import DEFAULT_CHARSET, Metadata, check_metadata
+from ..core.metadata import DEFAULT_CHARSET, Metadata, charset_terms, check_metadata
+from ..core.request import check_request, request_item
 
 #: Query/worklist answer keywords and the Metadata fields they fill.
-_FROM_QUERY = {
+FROM_QUERY = {
     "PatientName": "patient_name",
     "PatientID": "patient_id",
+    "IssuerOfPatientID": "issuer_of_patient_id",
     "PatientBirthDate": "birth_date",
     "PatientSex": "sex",
     "AccessionNumber": "accession_number",
@@ -29,6 +31,8 @@ _FROM_QUERY = {
     "StudyDescription": "study_description",
     "SeriesInstanceUID": "series_instance_uid",
     "SeriesDescription": "series_description",
+    "SeriesDate": "series_date",
+    "SeriesTime": "series_time",
     "BodyPartExamined": "body_part",
     "Laterality": "laterality",
     "Modality": "modality",
@@ -39,12 +43,12 @@ def metadata_from_match(match: Dataset, base: Metadata | None = None) -> Metadat
     """``base`` filled from a worklist item or a study/series query answer.
 
     Every value taken is remembered in ``queried``, so one changed afterwards is
-    recorded as coerced in the object. A worklist item's Requested Procedure
-    Description becomes the study description; its first scheduled step gives the
-    modality.
+    recorded in the object's Original Attributes Sequence. A worklist item's Requested
+    Procedure Description becomes the study description; its first scheduled step gives
+    the modality; its order becomes ``request`` (``core.request``).
     """
     values: dict[str, str] = {}
-    for keyword in _FROM_QUERY:
+    for keyword in FROM_QUERY:
         value = match.get(keyword)
         if value is not None and str(value):
             values[keyword] = str(value)
@@ -57,9 +61,14 @@ def metadata_from_match(match: Dataset, base: Metadata | None = None) -> Metadat
         series_number = int(match.SeriesNumber)
     else:
         series_number = (base or Metadata()).series_number
-    fields = {_FROM_QUERY[keyword]: value for keyword, value in values.items()}
+    fields = {FROM_QUERY[keyword]: value for keyword, value in values.items()}
+    base = base or Metadata()
     return dataclasses.replace(
-        base or Metadata(), **fields, series_number=series_number, queried=values
+        base,
+        **fields,
+        series_number=series_number,
+        queried=values,
+        request=request_item(match) or base.request,
     )
 
 
@@ -75,6 +84,8 @@ STUDY_FIELDS = (
     "study_date",
     "study_time",
     "series_instance_uid",
+    "series_date",
+    "series_time",
 )
 #: The fields the Study form edits, in groups, in the order it shows them.
 FORM_GROUPS = (
@@ -112,7 +123,8 @@ def attach(match: Dataset, current: Metadata, *, series: bool = False) -> Metada
         meta = dataclasses.replace(meta, queried={**current.queried, **meta.queried})
     else:
         blank = dict.fromkeys((*PATIENT_FIELDS, *STUDY_FIELDS), "")
-        meta = metadata_from_match(match, dataclasses.replace(current, **blank, queried={}))
+        fresh = dataclasses.replace(current, **blank, queried={}, request=None)
+        meta = metadata_from_match(match, fresh)
     if meta.charset != DEFAULT_CHARSET and problem(meta):
         utf8 = dataclasses.replace(meta, charset=DEFAULT_CHARSET)
         if not problem(utf8):
@@ -124,28 +136,42 @@ def new_study(meta: Metadata) -> Metadata:
     """``meta`` for a new study of the same patient: new UIDs at the next send, no
     study values; the patient's queried values stay so that edits show as coerced."""
     queried = {k: v for k, v in meta.queried.items() if k in _PATIENT_KEYWORDS}
-    return dataclasses.replace(meta, **dict.fromkeys(STUDY_FIELDS, ""), queried=queried)
+    return dataclasses.replace(
+        meta, **dict.fromkeys(STUDY_FIELDS, ""), queried=queried, request=None
+    )
 
 
 def cleared(meta: Metadata, defaults: Metadata) -> Metadata:
     """``meta`` with every form value back to ``defaults`` (nothing attached)."""
     names = dict.fromkeys((*FORM_FIELDS, *STUDY_FIELDS))
     values = {name: getattr(defaults, name) for name in names}
-    return dataclasses.replace(meta, **values, queried={})
+    return dataclasses.replace(meta, **values, queried={}, request=None)
 
 
 def attachment(meta: Metadata) -> str:
-    """What the next send of ``meta`` adds to: an existing study or series, or a new study."""
-    if meta.study_instance_uid:
-        what = "series" if meta.series_instance_uid else "study"
+    """What the next send of ``meta`` adds to: an existing study or series, or a new
+    study; and what of an existing study is not known (then written empty)."""
+    if not meta.study_instance_uid:
+        return "New study: new UIDs at the next send."
+    what = "series" if meta.series_instance_uid else "study"
+    unknown = [
+        keyword
+        for keyword, name in (("Study Date", "study_date"), ("Study ID", "study_id"))
+        if not getattr(meta, name)
+    ]
+    if meta.request is not None or not unknown:
         return f"Attached to an existing {what}."
-    return "New study: new UIDs at the next send."
+    return (
+        f"Attached to an existing {what}; its {' and '.join(unknown)} are not known and "
+        "will be written empty: pick the study from a PACS query to take them."
+    )
 
 
 def problem(meta: Metadata) -> str:
     """Why ``meta`` cannot be written, or "" when it can."""
     try:
         check_metadata(meta)
+        check_request(meta.request, charset_terms(meta.charset))
     except Ezp2pError as error:
         return str(error)
     return ""

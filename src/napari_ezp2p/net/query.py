@@ -38,6 +38,7 @@ STUDY_KEYS = (
     "AccessionNumber",
     "PatientName",
     "PatientID",
+    "IssuerOfPatientID",
     "PatientBirthDate",
     "PatientSex",
     "StudyID",
@@ -56,23 +57,30 @@ SERIES_KEYS = (
     "SeriesInstanceUID",
     "StudyInstanceUID",
 )
-#: Modality Worklist keys of the spec; SPS_KEYS go in the Scheduled Procedure Step item.
+#: Modality Worklist keys of the spec, with those of the order the object carries
+#: (``core.request``); SPS_KEYS go in the Scheduled Procedure Step item.
 WORKLIST_KEYS = (
     "AccessionNumber",
     "PatientName",
     "PatientID",
+    "IssuerOfPatientID",
     "PatientBirthDate",
     "PatientSex",
     "StudyInstanceUID",
     "ReferringPhysicianName",
     "StudyID",
     "RequestedProcedureDescription",
+    "RequestedProcedureID",
+    "RequestedProcedureCodeSequence",
 )
 SPS_KEYS = (
     "ScheduledStationAETitle",
     "ScheduledProcedureStepStartDate",
     "ScheduledProcedureStepStartTime",
     "Modality",
+    "ScheduledProcedureStepID",
+    "ScheduledProcedureStepDescription",
+    "ScheduledProtocolCodeSequence",
 )
 
 _RANGE = {
