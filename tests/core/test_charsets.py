@@ -120,7 +120,10 @@ def test_a_name_round_trips_in_its_own_script(tmp_path, charset):
     data = path.read_bytes()
     for fragment in fragments:
         assert fragment in data
-    assert "\\".join(charset_terms(charset)).encode() in data
+    if charset == "ISO_IR 6":  # the default repertoire is written by leaving the set out
+        assert "SpecificCharacterSet" not in dcmread(path)
+    else:
+        assert "\\".join(charset_terms(charset)).encode() in data
     assert str(dcmread(path).PatientName) == name
     dumped = _dcmdump_name(path)
     if charset in DCMTK_CANNOT:
@@ -136,6 +139,16 @@ def test_a_name_round_trips_in_its_own_script(tmp_path, charset):
         assert set(errors) - set(wrong) == {DCIODVFY_SUMMARY}
     else:
         assert errors == []
+
+
+def test_the_default_repertoire_is_no_term_dciodvfy_or_dcmtk_warns_about(tmp_path):
+    path = _written("ISO_IR 6", tmp_path)
+    report = subprocess.run(
+        [require_tool("dciodvfy"), str(path)], capture_output=True, text=True, errors="replace"
+    )
+    assert "Specific Character Set" not in report.stdout + report.stderr
+    dumped = _dcmdump_name(path)
+    assert "Unrecognized" not in dumped.stdout + dumped.stderr
 
 
 @pytest.mark.parametrize("charset", ORTHANC_DECODES)

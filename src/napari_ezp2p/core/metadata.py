@@ -85,6 +85,17 @@ def charset_terms(charset: str) -> list[str]:
     return terms
 
 
+def set_specific_character_set(ds, charset: str) -> None:
+    """Specific Character Set of ``charset`` on ``ds``, left out for the default repertoire.
+
+    ISO_IR 6 is no defined term of the attribute (PS3.3 C.12.1.1.2): its absence means
+    the default repertoire, and dcmtk and dciodvfy warn about the term written.
+    """
+    terms = charset_terms(charset)
+    if terms != ["ISO_IR 6"]:
+        ds.SpecificCharacterSet = terms
+
+
 def _known_terms() -> set[str]:
     from pydicom.charset import python_encoding
 

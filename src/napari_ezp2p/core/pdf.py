@@ -13,7 +13,13 @@ from pydicom.uid import UID, ExplicitVRLittleEndian
 
 from .errors import ConversionError
 from .identity import MANUFACTURER, SOFTWARE_VERSION, new_uid
-from .metadata import Metadata, burned_in_annotation, charset_terms, check_value
+from .metadata import (
+    Metadata,
+    burned_in_annotation,
+    charset_terms,
+    check_value,
+    set_specific_character_set,
+)
 from .sc import (
     complete_metadata,
     contributing_equipment,
@@ -88,7 +94,7 @@ def build_encapsulated_pdf(
     ds = Dataset()
     ds.file_meta = file_meta_for(ENCAPSULATED_PDF, sop_instance_uid)
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.SpecificCharacterSet = terms
+    set_specific_character_set(ds, meta.charset)
     ds.SOPClassUID = ENCAPSULATED_PDF
     ds.SOPInstanceUID = sop_instance_uid
     set_patient_study_series(ds, meta, now)

@@ -31,6 +31,7 @@ from .metadata import (
     default_patient_id,
     parse_date,
     patient_age,
+    set_specific_character_set,
 )
 from .pixels import set_pixel_data
 from .request import check_request, set_request_attributes
@@ -131,7 +132,7 @@ def build_sc(
 
     ds = Dataset()
     ds.file_meta = file_meta_for(sop_class, sop_instance_uid)
-    ds.SpecificCharacterSet = charset_terms(meta.charset)
+    set_specific_character_set(ds, meta.charset)
     ds.ImageType = ["DERIVED", "SECONDARY"]
     ds.SOPClassUID = sop_class
     ds.SOPInstanceUID = sop_instance_uid
