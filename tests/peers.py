@@ -51,13 +51,27 @@ def _run(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return result
 
 
-def dciodvfy_errors(path: str | Path) -> list[str]:
-    """The lines of dciodvfy's report that are errors (warnings left out)."""
+#: dciodvfy's warning for a Lossy Image Compression Method the transfer syntax contradicts.
+LOSSY_METHOD_WARNING = "method inconsistent with Transfer Syntax"
+
+
+def _dciodvfy_lines(path: str | Path) -> list[str]:
+    """dciodvfy's report on ``path``, line by line."""
     tool = require_tool("dciodvfy")
     # errors="replace": dciodvfy quotes a value's bytes, in its character set
     result = subprocess.run([tool, str(path)], capture_output=True, text=True, errors="replace")
-    lines = (result.stdout + result.stderr).splitlines()
-    return [line for line in lines if line.startswith("Error")]
+    return (result.stdout + result.stderr).splitlines()
+
+
+def dciodvfy_errors(path: str | Path) -> list[str]:
+    """The lines of dciodvfy's report that are errors (warnings left out)."""
+    return [line for line in _dciodvfy_lines(path) if line.startswith("Error")]
+
+
+def dciodvfy_findings(path: str | Path) -> list[str]:
+    """The lines of dciodvfy's report that are errors or lossy-method warnings."""
+    lines = _dciodvfy_lines(path)
+    return [line for line in lines if line.startswith("Error") or LOSSY_METHOD_WARNING in line]
 
 
 def transfer_syntax_of(path: str | Path) -> uid.UID:

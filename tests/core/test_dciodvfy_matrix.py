@@ -25,14 +25,14 @@ from napari_ezp2p.core.pdf import build_encapsulated_pdf
 from napari_ezp2p.core.sc import build_sc, complete_metadata
 from napari_ezp2p.core.transfer import TRANSFER_SYNTAXES, transfer_syntax
 from napari_ezp2p.net.transcode import transcode
-from tests.dciodvfy import dciodvfy_findings
+from tests.peers import dciodvfy_findings
 
 NOW = datetime(2026, 12, 1, 9, 30, 0)
 ROWS, COLUMNS = 48, 64
 
-#: Body Part Examined values: none, and an unpaired one (Laterality left out).
-#: A paired one ("HAND", with Laterality) joins this list once Laterality is written for it.
-BODY_PARTS = ["", "CHEST"]
+#: Body Part Examined and Laterality: none (Laterality empty), an unpaired part (Laterality
+#: left out), and a paired one with its side (dciodvfy's Type 2C check).
+BODY_PARTS = ["", "CHEST", "HAND^L"]
 
 _LOSSY_METHODS = {
     "jpeg-baseline": "ISO_10918_1",
@@ -90,11 +90,13 @@ def images(tmp_path_factory) -> dict[str, SourceImage]:
 
 
 def _meta(body_part: str, colour: bool) -> Metadata:
+    body_part, _, laterality = body_part.partition("^")
     meta = Metadata(
         patient_name="MATRIX^TEST",
         birth_date="19700101",
         sex="O",
         body_part=body_part,
+        laterality=laterality,
         window=None if colour else (2048.0, 4096.0),
     )
     return complete_metadata(meta, NOW)
@@ -192,7 +194,8 @@ def test_lossy_objects_transcoded_for_a_peer(images, kind, source, target, tmp_p
 def test_encapsulated_pdf(body_part, tmp_path):
     buffer = io.BytesIO()
     Image.new("L", (200, 100), 255).save(buffer, format="PDF", resolution=72)
-    meta = Metadata(patient_name="MATRIX^TEST", body_part=body_part)
+    body_part, _, laterality = body_part.partition("^")
+    meta = Metadata(patient_name="MATRIX^TEST", body_part=body_part, laterality=laterality)
     ds = build_encapsulated_pdf(buffer.getvalue(), meta, document_title="Letter", now=NOW)
     path = write_atomically(ds, tmp_path / "document.dcm")
     assert dciodvfy_findings(path) == []

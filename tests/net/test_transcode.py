@@ -24,8 +24,8 @@ from napari_ezp2p.core.metadata import Metadata
 from napari_ezp2p.core.transfer import transfer_syntax
 from napari_ezp2p.net.store import store
 from napari_ezp2p.net.transcode import TranscodeError, transcode
-from tests.dciodvfy import dciodvfy_findings
 from tests.net.helpers import COLUMNS, ROWS, SETTINGS, fake_scp, grey8, sc_objects
+from tests.peers import dciodvfy_findings
 
 
 def _one(array: np.ndarray, ts: str):
