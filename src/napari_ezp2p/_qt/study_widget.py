@@ -44,8 +44,8 @@ _LABELS = {
     "accession_number": ("Accession", ""),
     "referring_physician": ("Referrer", "FAMILY^Given"),
     "study_description": ("Description", ""),
-    "study_id": ("Study ID", "empty: 1"),
-    "study_date": ("Study date", "empty: today"),
+    "study_id": ("Study ID", "new study: 1"),
+    "study_date": ("Study date", "new study: today"),
     "study_instance_uid": ("Study UID", "new study"),
     "series_description": ("Description", ""),
     "series_instance_uid": ("Series UID", "new series"),
@@ -59,9 +59,6 @@ _LABELS = {
     "series_number": ("Number", ""),
 }
 _READ_ONLY = ("study_instance_uid", "series_instance_uid")
-#: Fields the form shows after a group's own: the side of a paired body part with the
-#: series, the Burned In Annotation override with the object.
-_MORE_FIELDS = {"Series": ("laterality",), "Object": ("burned_in_annotation",)}
 _LATERALITIES = (("", ""), ("R", "R (right)"), ("L", "L (left)"))
 #: Burned In Annotation choices: the source's default (None), or the user's YES or NO.
 _BURNED_IN = ((None, "source default"), (True, "YES"), (False, "NO"))
@@ -184,7 +181,7 @@ class StudyWidget(QWidget):
             group = QGroupBox(title)
             form = QFormLayout(group)
             form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-            for name in (*names, *_MORE_FIELDS.get(title, ())):
+            for name in names:
                 label, hint = _LABELS[name]
                 self.fields[name] = self._field(name, hint)
                 form.addRow(label, self.fields[name])
@@ -207,7 +204,9 @@ class StudyWidget(QWidget):
         self.new_study_button.clicked.connect(
             lambda: self._set_metadata(new_study(self._session.metadata))
         )
-        self.clear_button.clicked.connect(self._clear)
+        self.clear_button.clicked.connect(
+            lambda: self._set_metadata(cleared(self._session.metadata, self._defaults))
+        )
         self.attachment_label = QLabel("")
         self.attachment_label.setWordWrap(True)
         self.problem_label = QLabel("")
@@ -291,13 +290,6 @@ class StudyWidget(QWidget):
             return
         meta = dataclasses.replace(self._session.metadata, **self._form_values())
         self._set_metadata(meta)
-
-    def _clear(self) -> None:
-        """Every field back to its default, those shown after a group's own too."""
-        more = [name for names in _MORE_FIELDS.values() for name in names]
-        defaults = {name: getattr(self._defaults, name) for name in more}
-        meta = cleared(self._session.metadata, self._defaults)
-        self._set_metadata(dataclasses.replace(meta, **defaults))
 
     def _set_metadata(self, meta: Metadata) -> None:
         """Put ``meta`` in the session (the form follows) and say what is wrong with it."""

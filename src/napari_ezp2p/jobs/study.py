@@ -103,9 +103,16 @@ FORM_GROUPS = (
     ),
     (
         "Series",
-        ("series_description", "series_number", "series_instance_uid", "modality", "body_part"),
+        (
+            "series_description",
+            "series_number",
+            "series_instance_uid",
+            "modality",
+            "body_part",
+            "laterality",
+        ),
     ),
-    ("Object", ("charset", "institution_name", "station_name")),
+    ("Object", ("charset", "institution_name", "station_name", "burned_in_annotation")),
 )
 FORM_FIELDS = tuple(name for _, names in FORM_GROUPS for name in names)
 _PATIENT_KEYWORDS = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex")
