@@ -151,3 +151,18 @@ def test_the_worklist_order_reaches_the_object(home, pacs, capsys):
     (item,) = ds.OriginalAttributesSequence  # the name the operator typed over the order's
     assert item.ReasonForTheAttributeModification == "CORRECT"
     assert item.ModifiedAttributesSequence[0].PatientName == "Doe^Jane"
+
+
+def test_convert_into_an_existing_study_says_what_it_cannot_know(home, capsys):
+    out = home / "out"
+    argv = ["convert", str(_png(home / "in" / "a.png")), "-o", str(out)]
+    assert main([*argv, "--study-uid", "1.2.826.0.1.3680043.8.498.405"]) == 0
+    err = capsys.readouterr().err
+    assert "no PACS is asked for the study" in err
+    assert "StudyDate, StudyTime, StudyID" in err and "--study-id" in err
+    (written,) = out.glob("*.dcm")
+    ds = dcmread(written)
+    assert (ds.StudyDate, ds.StudyTime, ds.StudyID) == ("", "", "")
+    known = ["--study-date", "2024-01-02", "--study-time", "101500", "--study-id", "7"]
+    assert main([*argv, "--study-uid", "1.2.826.0.1.3680043.8.498.405", *known]) == 0
+    assert "warning" not in capsys.readouterr().err

@@ -18,10 +18,11 @@ def run_convert(args: argparse.Namespace) -> int:
     from ..jobs.convert import convert_inputs
     from ..jobs.inputs import SyntaxChoice
     from ..jobs.report import naming
+    from .sending import joined
 
     syntax = SyntaxChoice.of(args.ts)
     meta = metadata_defaults(load_user_config(args.config))
-    meta = dataclasses.replace(meta, **given_metadata(args))
+    meta = joined(dataclasses.replace(meta, **given_metadata(args)))
     failures = 0
     for done in convert_inputs(args.inputs, args.output, meta, syntax):
         if done.error:

@@ -149,12 +149,16 @@ _OPTION_OF = {
 }
 
 
-def joined(meta, destination, context: Context):
+def joined(meta, destination=None, context: Context | None = None):
     """``meta`` with what ``destination`` knows of the study (series) it joins, asked
-    with a C-FIND; what it cannot tell is said, with the options that give it."""
-    from ..jobs.existing import with_existing
+    with a C-FIND (no destination: nothing is asked); what is not known is said, with
+    the options that give it."""
+    from ..jobs.existing import unasked, with_existing
 
-    existing = with_existing(meta, destination, context.network)
+    if destination is None:
+        existing = unasked(meta)
+    else:
+        existing = with_existing(meta, destination, context.network)
     if existing.missing:
         number = existing.meta.series_number
         kept = f" (Series Number {number})" if "SeriesNumber" in existing.missing else ""

@@ -65,10 +65,25 @@ def with_existing(meta: Metadata, dest: Destination, settings: NetworkSettings) 
         reason = f"{dest.name} ({dest.address}) has no series {meta.series_instance_uid}"
     if not studies and meta.request is not None:
         return Existing(meta)  # the study the worklist schedules is made now
+    missing = _missing(meta, series_answered=bool(series))
+    return Existing(meta, missing, reason if missing else "")
+
+
+def unasked(meta: Metadata) -> Existing:
+    """``meta`` as it is when no PACS is asked (``ezp2p convert``): what it lacks of the
+    existing study (series) it names. A worklist item's study is made now."""
+    if not meta.study_instance_uid or meta.request is not None:
+        return Existing(meta)
+    missing = _missing(meta, series_answered=False)
+    return Existing(meta, missing, "no PACS is asked for the study" if missing else "")
+
+
+def _missing(meta: Metadata, series_answered: bool) -> tuple[str, ...]:
+    """The keywords of the existing study (and unanswered series) ``meta`` lacks."""
     missing = [keyword for keyword, name in STUDY_NEEDS.items() if not getattr(meta, name)]
-    if meta.series_instance_uid and not series:
+    if meta.series_instance_uid and not series_answered:
         missing += SERIES_NEEDS
-    return Existing(meta, tuple(missing), reason if missing else "")
+    return tuple(missing)
 
 
 def _filled(
