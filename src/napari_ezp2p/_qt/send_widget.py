@@ -235,7 +235,7 @@ class SendWidget(QWidget):
         shown = names or ("default destination",)
         self._show_rows([Row(layer.name, name, SENDING) for layer in layers for name in shown])
         job = LayerSend(
-            tuple(LayerSnapshot.of(layer) for layer in layers),
+            tuple(LayerSnapshot.of(layer, self.viewer) for layer in layers),
             self.session.metadata,
             names,
             self.ts_combo.currentData() or "",
