@@ -150,14 +150,19 @@ _chosen: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def remember_choice(layer, choice: SliceChoice | None) -> None:
     """Keep ``choice`` for ``layer`` (None forgets it), for every face that sends it."""
     if choice is None:
-        _chosen.pop(layer, None)
+        _chosen.pop(_unproxied(layer), None)
     else:
-        _chosen[layer] = choice
+        _chosen[_unproxied(layer)] = choice
 
 
 def choice_for(layer) -> SliceChoice | None:
     """The choice the user made for ``layer``, or None (the default)."""
-    return _chosen.get(layer)
+    return _chosen.get(_unproxied(layer))
+
+
+def _unproxied(layer):
+    """The layer itself: napari hands plugin docks short-lived proxies of its layers."""
+    return getattr(layer, "__wrapped__", layer)
 
 
 def _within(index: int, length: int) -> int:
