@@ -111,7 +111,7 @@ def send_layer_to_pacs(layer: napari.layers.Layer, viewer: napari.Viewer) -> Any
 
     session = session_for(viewer)
     job = LayerSend(
-        layers=(LayerSnapshot.of(layer),),
+        layers=(LayerSnapshot.of(layer, viewer),),
         metadata=_metadata_for(layer, session),
         destinations=tuple(session.destinations),
         transfer_syntax=session.transfer_syntax,

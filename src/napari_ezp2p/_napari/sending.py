@@ -17,6 +17,8 @@ NO_DESTINATION = (
     "(Plugins > ezp2p: Print to PACS > Destinations) and make it the default, "
     "or choose one in the Send dock."
 )
+#: Series Description is a LO: 64 characters at most.
+SERIES_DESCRIPTION_LENGTH = 64
 #: ``progress(destination name, instances done, instances in the batch)``.
 Progress = Callable[[str, int, int], None]
 
@@ -43,9 +45,11 @@ def send_layers(job: LayerSend, progress: Progress | None = None) -> SendReport:
 
     Blocking (pixels, disk and network): call it off the event loop. The config's
     defaults fill what the study leaves empty, and a layer's name is its series
-    description when nothing else gives one. A layer whose pixels cannot be sent fails
-    alone. Raises NoDestinationError when neither the job nor the config names a
-    destination, and the Ezp2pError of a config or outbox that cannot be used.
+    description when nothing else gives one, with the slices sent when not all of it
+    goes (the report's rows say them too). A layer whose pixels cannot be sent, or whose
+    slice choice does not fit it, fails alone. Raises NoDestinationError when neither
+    the job nor the config names a destination, and the Ezp2pError of a config or
+    outbox that cannot be used.
     """
     from ..config import load_user_config, metadata_defaults, outbox_folder, resolve_destination
     from ..jobs.inputs import SyntaxChoice
@@ -58,7 +62,7 @@ def send_layers(job: LayerSend, progress: Progress | None = None) -> SendReport:
     meta = with_config_defaults(job.metadata, metadata_defaults(config))
     named = not meta.series_description
     load = partial(_item, named=named, conversion_type=meta.conversion_type)
-    items = [SendItem(layer.name, load=partial(load, layer)) for layer in job.layers]
+    items = [SendItem(layer.label, load=partial(load, layer)) for layer in job.layers]
     return send(
         items,
         meta,
@@ -86,6 +90,9 @@ def _item(layer: LayerSnapshot, *, named: bool, conversion_type: str):
     image = layer.image()
     overrides = dict(image.overrides)
     if named:
-        overrides["series_description"] = layer.name
+        described = layer.label != layer.name  # the slices said, cut to fit a LO
+        overrides["series_description"] = (
+            layer.label[:SERIES_DESCRIPTION_LENGTH] if described else layer.name
+        )
     note_unwritten_spacing(layer, image.image, overrides, conversion_type)
-    return SendItem(layer.name, image=image.image, overrides=overrides)
+    return SendItem(layer.label, image=image.image, overrides=overrides)

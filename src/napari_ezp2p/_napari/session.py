@@ -17,6 +17,7 @@ from psygnal import evented
 from ..core.image import SourceImage, image_from_array
 from ..core.metadata import Metadata
 from .provenance import source_fields, spacing_in_mm, with_source_bitstream
+from .slices import SliceChoice, SlicePlan, choice_for, current_position, plan_slices, take_slices
 
 
 @evented
@@ -81,6 +82,7 @@ def layer_image(
     metadata=None,
     scale=None,
     units=None,
+    slices: SlicePlan | None = None,
 ) -> LayerImage:
     """Adapt an image layer's data, display and metadata to the core (the writer, the
     Send dock and the layer menu all go through here).
@@ -90,7 +92,10 @@ def layer_image(
     maps the limits one unit off). The scale is the pixel spacing when its units are
     lengths, and a layer read from a file keeps what the file said
     (:mod:`.provenance`), its JPEG bitstream too when its pixels are the file's.
+    ``slices`` takes the frames to send of an nD layer (:mod:`.slices`); without it,
+    leading axes become frames.
     """
+    data = take_slices(data, slices) if slices is not None else data
     data, metadata = np.asarray(data), metadata or {}
     spacing = spacing_in_mm(scale, units)
     fields = {**source_fields(metadata), "pixel_spacing": spacing}
@@ -113,7 +118,10 @@ def layer_image(
 @dataclass(frozen=True)
 class LayerSnapshot:
     """What sending needs of an image layer, taken on the main thread without copying
-    its pixels; :meth:`image` converts them later, off the event loop."""
+    its pixels; :meth:`image` converts them later, off the event loop.
+
+    ``choice`` is the slices the user chose (:mod:`.slices`; None: a 3-D layer goes
+    whole, a 4-D one is refused) and ``position`` the viewer's slice on each axis."""
 
     name: str
     data: object
@@ -122,17 +130,44 @@ class LayerSnapshot:
     metadata: dict
     scale: tuple[float, ...] | None = None
     units: tuple[str, ...] | None = None
+    choice: SliceChoice | None = None
+    position: tuple[int, ...] | None = None
 
     @classmethod
-    def of(cls, layer) -> LayerSnapshot:
-        """The layer as it is; of a multiscale layer, its full resolution (level 0),
-        whose scale is the layer's."""
+    def of(cls, layer, viewer=None) -> LayerSnapshot:
+        """The layer as it is, with the slices chosen for it and ``viewer``'s position;
+        of a multiscale layer, its full resolution (level 0), whose scale is the layer's."""
         rgb = bool(layer.rgb)
         limits = None if rgb else tuple(layer.contrast_limits)
         data = layer.data[0] if layer.multiscale else layer.data
         units = tuple(str(unit) for unit in layer.units)
         metadata = dict(layer.metadata or {})
-        return cls(layer.name, data, rgb, limits, metadata, tuple(layer.scale), units)
+        position = current_position(layer, viewer) if viewer is not None else None
+        return cls(
+            layer.name,
+            data,
+            rgb,
+            limits,
+            metadata,
+            tuple(layer.scale),
+            units,
+            choice_for(layer),
+            position,
+        )
+
+    def slices(self) -> SlicePlan:
+        """What the slice choice takes (SliceError when it does not fit the layer)."""
+        shape = np.shape(self.data)
+        return plan_slices(shape, rgb=self.rgb, choice=self.choice, position=self.position)
+
+    @property
+    def label(self) -> str:
+        """The layer's name and, when not all of it goes, which slices."""
+        try:
+            description = self.slices().description
+        except ValueError:
+            return self.name
+        return f"{self.name}, {description}" if description else self.name
 
     def image(self) -> LayerImage:
         return layer_image(
@@ -143,4 +178,5 @@ class LayerSnapshot:
             metadata=self.metadata,
             scale=self.scale,
             units=self.units,
+            slices=self.slices(),
         )

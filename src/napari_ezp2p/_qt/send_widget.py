@@ -34,6 +34,7 @@ from .._napari.sending import LayerSend, retry_layers, send_layers
 from .._napari.session import LayerSnapshot, session_for
 from ..jobs.report import Row, SendReport
 from ._common import read_only_table, run_in_thread
+from .slices_box import SlicesBox
 
 #: The transfer syntax combo's first choice: let the job choose (see jobs.inputs.SyntaxChoice).
 AS_PREFERRED = "as the source is, or as the destinations prefer"
@@ -74,6 +75,7 @@ class SendWidget(QWidget):
         self.retry_button = QPushButton("Retry failed")
         self.retry_button.setToolTip("Send again what is waiting in the outbox")
         self.refresh_button = QPushButton("Reload destinations")
+        self.slices_box = SlicesBox(napari_viewer)  # of the active layer, remembered for it
         self.status_table = read_only_table(("Layer", "Destination", "State", "Message"))
         self.status_table.horizontalHeader().setStretchLastSection(True)
 
@@ -87,6 +89,7 @@ class SendWidget(QWidget):
         form.addRow("Layers", self.layer_list)
         form.addRow("To", self.destination_list)
         form.addRow("", self.destination_hint)
+        form.addRow("Slices", self.slices_box)
         form.addRow("Transfer syntax", self.ts_combo)
         buttons = QHBoxLayout()
         buttons.addWidget(self.send_button)
@@ -235,7 +238,7 @@ class SendWidget(QWidget):
         shown = names or ("default destination",)
         self._show_rows([Row(layer.name, name, SENDING) for layer in layers for name in shown])
         job = LayerSend(
-            tuple(LayerSnapshot.of(layer) for layer in layers),
+            tuple(LayerSnapshot.of(layer, self.viewer) for layer in layers),
             self.session.metadata,
             names,
             self.ts_combo.currentData() or "",
