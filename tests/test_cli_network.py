@@ -62,10 +62,14 @@ def test_send_to_two_destinations_then_find_it_back(home, orthanc, storescp, cap
         study["PatientID"],
         "",
         study["StudyDate"],
+        ":".join(study["StudyTime"][i : i + 2] for i in (0, 2, 4)),
         "Two places",
         study["ModalitiesInStudy"],
+        "1",
+        str(len(images)),
         study["StudyInstanceUID"],
     ]
+    assert study["NumberOfStudyRelatedSeries"] == "1"
     argv = ["find", "--to", pacs.destination.address, "--level", "series"]
     argv += ["--study-uid", study["StudyInstanceUID"]]
     assert main([*argv, "--json"]) == 0

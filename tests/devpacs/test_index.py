@@ -167,3 +167,23 @@ def test_image_level_find(archive):
     query = study_query("IMAGE", StudyInstanceUID=uids[1], SOPInstanceUID="", InstanceNumber="")
     found = find(server, query)
     assert sorted(ds.InstanceNumber for ds in found) == [1, 2]
+
+
+def test_the_study_docks_query_gets_the_series_and_instance_counts(archive):
+    """What the Study dock's table shows to tell studies apart: ``ezp2p serve`` counts
+    each study's series and instances from its index when our study C-FIND asks."""
+    from napari_ezp2p.net.destination import Destination, NetworkSettings
+    from napari_ezp2p.net.query import find_studies
+    from tests.devpacs.helpers import port_of
+
+    server, uids = archive
+    dest = Destination("local", "EZP2P-PACS", "127.0.0.1", port_of(server))
+    found = find_studies({}, dest, NetworkSettings(ae_title="TESTSCU"))
+    counts = {
+        str(ds.StudyInstanceUID): (
+            ds.NumberOfStudyRelatedSeries,
+            ds.NumberOfStudyRelatedInstances,
+        )
+        for ds in found
+    }
+    assert counts == {uids[0]: (2, 3), uids[1]: (1, 2), uids[2]: (1, 2)}

@@ -121,15 +121,22 @@ def test_answers_become_table_cells():
         "WL-1",
         "ACC-2",
         "20261129",
+        "09:00:00",
         "Film import",
         "OT",
+        "",
+        "",
         "1.2.3",
     ]
     study = Dataset()
     study.PatientName = "DOE^JANE"
     study.ModalitiesInStudy = ["OT", "SC"]
     study.StudyInstanceUID = "1.2.3"
-    assert study_row(study) == ["DOE^JANE", "", "", "", "", "OT\\SC", "1.2.3"]
+    assert study_row(study) == ["DOE^JANE", "", "", "", "", "", "OT\\SC", "", "", "1.2.3"]
+    study.StudyDate, study.StudyTime = "20261202", "101530.25"
+    study.StudyDescription = "Films"
+    study.NumberOfStudyRelatedSeries, study.NumberOfStudyRelatedInstances = 2, 3
+    assert study_row(study)[3:9] == ["20261202", "10:15:30", "Films", "OT\\SC", "2", "3"]
     series = Dataset()
     series.SeriesNumber = 7
     series.Modality = "OT"

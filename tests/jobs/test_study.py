@@ -113,3 +113,13 @@ def test_an_order_the_charset_cannot_hold_is_a_problem_and_a_pick_falls_back_to_
     meta = metadata_from_match(item, Metadata(charset="ISO_IR 100"))
     assert "RequestedProcedureDescription" in problem(meta)
     assert attach(item, Metadata(charset="ISO_IR 100")).charset == "ISO_IR 192"
+
+
+def test_a_generated_patient_ids_issuer_goes_with_it_on_a_pick_or_clear():
+    from napari_ezp2p.core.metadata import GENERATED_ISSUER
+
+    generated = Metadata(patient_id="0987", issuer_of_patient_id=GENERATED_ISSUER)
+    answer = Dataset()
+    answer.PatientName, answer.PatientID, answer.StudyInstanceUID = "DOE^JANE", "P-7", "1.2.3"
+    assert attach(answer, generated).issuer_of_patient_id == ""
+    assert cleared(generated, Metadata()).issuer_of_patient_id == ""

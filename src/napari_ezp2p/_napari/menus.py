@@ -120,16 +120,16 @@ def send_layer_to_pacs(layer: napari.layers.Layer, viewer: napari.Viewer) -> Any
 
 
 def _metadata_for(layer: napari.layers.Image, session: "Session") -> "Metadata":
-    """The session's study; when none was set, the one the layer came with (a DICOM
-    file read by our reader keeps its patient, study and series)."""
+    """The session's study, kept for the next send; when none was set, the one the
+    layer came with (a DICOM file read by our reader keeps its patient, study and series)."""
     from ..core.metadata import Metadata
+    from .sending import metadata_for_send
 
-    meta = session.metadata
     carried = (layer.metadata or {}).get("ezp2p")
-    if meta == Metadata() and isinstance(carried, dict) and carried:
+    if session.metadata == Metadata() and isinstance(carried, dict) and carried:
         known = {f.name for f in dataclasses.fields(Metadata)} - {"window", "rescale", "queried"}
-        meta = Metadata(**{k: v for k, v in carried.items() if k in known})
-    return meta
+        return Metadata(**{k: v for k, v in carried.items() if k in known})
+    return metadata_for_send(session)
 
 
 def start_send(job: "LayerSend", on_done: Callable[["SendReport"], None] | None = None) -> Any:

@@ -10,7 +10,8 @@ from functools import partial
 from ..core.errors import Ezp2pError
 from ..core.metadata import Metadata
 from ..jobs.report import SendReport
-from .session import LayerSnapshot
+from .session import LayerSnapshot, Session
+from .study_session import next_send
 
 NO_DESTINATION = (
     "No PACS to send to: add a destination in the Destinations dock "
@@ -30,7 +31,8 @@ class NoDestinationError(Ezp2pError):
 @dataclasses.dataclass(frozen=True)
 class LayerSend:
     """What one send needs, taken on the main thread (the session can change after):
-    the layers, the study, the destinations (configured names or ``AET@host:port``;
+    the layers, the study (:func:`metadata_for_send`, so that consecutive sends share
+    the session's study), the destinations (configured names or ``AET@host:port``;
     none means the configured default) and the transfer syntax key ("" to let
     ``jobs.inputs.SyntaxChoice`` choose)."""
 
@@ -38,6 +40,19 @@ class LayerSend:
     metadata: Metadata
     destinations: tuple[str, ...] = ()
     transfer_syntax: str = ""
+
+
+def metadata_for_send(session: Session) -> Metadata:
+    """The study of the send starting now: the session's (see :mod:`.study_session`),
+    or the config's defaults when nobody filled it. Call it on the main thread, once
+    per send: it keeps the study in the session for the next one."""
+    from ..config import load_user_config, metadata_defaults
+
+    try:
+        defaults = metadata_defaults(load_user_config())
+    except Ezp2pError:  # the send says what is wrong with the config
+        defaults = None
+    return next_send(session, defaults)
 
 
 def send_layers(job: LayerSend, progress: Progress | None = None) -> SendReport:

@@ -18,6 +18,7 @@ from ..core.image import SourceImage, image_from_array
 from ..core.metadata import Metadata
 from .provenance import source_fields, spacing_in_mm, with_source_bitstream
 from .slices import SliceChoice, SlicePlan, choice_for, current_position, plan_slices, take_slices
+from .study_session import SessionStudy
 
 
 @evented
@@ -30,12 +31,16 @@ class Session:
     are configured names or ``AET@host:port``; empty means the configured default.
     ``transfer_syntax`` is a key of core.transfer; empty lets
     ``jobs.inputs.SyntaxChoice`` choose (a JPEG as it is, else explicit VR little endian
-    or the lossless syntax every destination prefers). Connect to ``session.events``.
+    or the lossless syntax every destination prefers). ``study`` is the study the
+    session's sends went into: a send takes its metadata with
+    :func:`.study_session.next_send`, so consecutive sends share it. Connect to
+    ``session.events``.
     """
 
     metadata: Metadata = field(default_factory=Metadata)
     destinations: tuple[str, ...] = ()
     transfer_syntax: str = ""
+    study: SessionStudy = field(default_factory=SessionStudy)
 
 
 _sessions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -30,7 +30,7 @@ from qtpy.QtWidgets import (
 )
 
 from .._napari.progress import SendProgress
-from .._napari.sending import LayerSend, retry_layers, send_layers
+from .._napari.sending import LayerSend, metadata_for_send, retry_layers, send_layers
 from .._napari.session import LayerSnapshot, session_for
 from ..jobs.report import Row, SendReport
 from ._common import read_only_table, run_in_thread
@@ -239,7 +239,7 @@ class SendWidget(QWidget):
         self._show_rows([Row(layer.name, name, SENDING) for layer in layers for name in shown])
         job = LayerSend(
             tuple(LayerSnapshot.of(layer, self.viewer) for layer in layers),
-            self.session.metadata,
+            metadata_for_send(self.session),
             names,
             self.ts_combo.currentData() or "",
         )

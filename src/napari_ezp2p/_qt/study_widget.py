@@ -3,8 +3,10 @@
 The form edits ``session.metadata`` of the viewer's :class:`Session`. "Query worklist"
 and "Query PACS" run a C-FIND of :mod:`napari_ezp2p.jobs.query` in a thread worker;
 picking an answer fills the form with :func:`napari_ezp2p.jobs.study.attach`, which
-also remembers the answer's values so that later edits are recorded as coerced. The
-widget only wires those models to Qt.
+also remembers the answer's values so that later edits are recorded as coerced.
+Consecutive sends go into the session's study until "New study", "Clear" or a changed
+patient (:mod:`napari_ezp2p._napari.study_session`). The widget only wires those models
+to Qt.
 """
 
 from __future__ import annotations
@@ -28,11 +30,12 @@ from qtpy.QtWidgets import (
 )
 
 from .._napari.session import session_for
+from .._napari.study_session import edited, fresh_study, study_label
 from ..config import Config, load_user_config, metadata_defaults
 from ..core.errors import Ezp2pError
 from ..core.metadata import CHARSETS, SEXES, Metadata
 from ..jobs.query import ROWS, STUDY_COLUMNS, Filters, query_user_pacs, query_user_worklist
-from ..jobs.study import FORM_GROUPS, attach, attachment, cleared, new_study, problem
+from ..jobs.study import FORM_GROUPS, attach, cleared, problem
 from ._common import DestinationCombo, read_only_table, run_in_thread, scroll_down_only
 
 #: The label and placeholder of each field of the form.
@@ -110,12 +113,12 @@ class StudyWidget(QWidget):
         self._show(self._session.metadata)
         if config_problem:
             self.problem_label.setText(config_problem)
-        self._session.events.metadata.connect(self._on_session_metadata)
-        self.destroyed.connect(
-            lambda *_, e=self._session.events.metadata, f=self._on_session_metadata: e.disconnect(
-                f
+        events = self._session.events
+        for signal in (events.metadata, events.study):
+            signal.connect(self._on_session_metadata)
+            self.destroyed.connect(
+                lambda *_, e=signal, f=self._on_session_metadata: e.disconnect(f)
             )
-        )
 
     # ------------------------------------------------------------------ building
 
@@ -195,14 +198,17 @@ class StudyWidget(QWidget):
 
         buttons = QHBoxLayout()
         self.new_study_button = QPushButton("New study")
-        self.new_study_button.setToolTip("Same patient, new study: new UIDs at the next send")
+        self.new_study_button.setToolTip(
+            "Same patient, new study: the sends so far went into this session's study; "
+            "the next one starts another, with new UIDs"
+        )
         self.clear_button = QPushButton("Clear")
         self.clear_button.setToolTip("Empty the form: a new patient and study")
         buttons.addWidget(self.new_study_button)
         buttons.addWidget(self.clear_button)
         layout.addLayout(buttons)
         self.new_study_button.clicked.connect(
-            lambda: self._set_metadata(new_study(self._session.metadata))
+            lambda: self._set_metadata(fresh_study(self._session))
         )
         self.clear_button.clicked.connect(
             lambda: self._set_metadata(cleared(self._session.metadata, self._defaults))
@@ -288,16 +294,17 @@ class StudyWidget(QWidget):
     def _edited(self, *_args) -> None:
         if self._showing:
             return
-        meta = dataclasses.replace(self._session.metadata, **self._form_values())
-        self._set_metadata(meta)
+        before = self._session.metadata
+        meta = dataclasses.replace(before, **self._form_values())
+        self._set_metadata(edited(self._session.study, before, meta))
 
     def _set_metadata(self, meta: Metadata) -> None:
         """Put ``meta`` in the session (the form follows) and say what is wrong with it."""
         self._session.metadata = meta
         self._show(meta)
 
-    def _on_session_metadata(self, meta: Metadata) -> None:
-        self._show(meta)
+    def _on_session_metadata(self, *_args) -> None:
+        self._show(self._session.metadata)
 
     def _show(self, meta: Metadata) -> None:
         """The form, the attachment and the problem labels for ``meta``."""
@@ -323,7 +330,7 @@ class StudyWidget(QWidget):
                     widget.setText(value)
         finally:
             self._showing = False
-        self.attachment_label.setText(attachment(meta))
+        self.attachment_label.setText(study_label(meta, self._session.study))
         self.problem_label.setText(problem(meta))
 
     # ------------------------------------------------------------------ queries

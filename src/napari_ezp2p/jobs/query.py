@@ -140,7 +140,20 @@ def query_user_pacs(server: str, filters: Filters, level: str = "study") -> list
 
 # ----------------------------------------------------------------------------- answers
 
-STUDY_COLUMNS = ("Name", "ID", "Accession", "Date", "Description", "Modality", "Study UID")
+#: What tells studies apart: when, what, and how much they hold (the counts a PACS
+#: answers at the study level; a worklist item has none yet).
+STUDY_COLUMNS = (
+    "Name",
+    "ID",
+    "Accession",
+    "Date",
+    "Time",
+    "Description",
+    "Modality",
+    "Series",
+    "Instances",
+    "Study UID",
+)
 SERIES_COLUMNS = ("Series", "No.", "Modality", "Date", "Series UID")
 
 
@@ -153,6 +166,14 @@ def _text(ds: Dataset, keyword: str) -> str:
     return str(value)
 
 
+def _time(ds: Dataset, keyword: str) -> str:
+    """A TM value as HH:MM:SS (or as much of it as is given), without the fraction."""
+    text = _text(ds, keyword).split(".")[0].replace(":", "")
+    if not text.isdigit():
+        return text
+    return ":".join(text[i : i + 2] for i in range(0, min(len(text), 6), 2))
+
+
 def worklist_row(item: Dataset) -> list[str]:
     """Table cells of a worklist item (see :data:`STUDY_COLUMNS`)."""
     steps = item.get("ScheduledProcedureStepSequence") or [Dataset()]
@@ -162,8 +183,11 @@ def worklist_row(item: Dataset) -> list[str]:
         _text(item, "PatientID"),
         _text(item, "AccessionNumber"),
         _text(step, "ScheduledProcedureStepStartDate"),
+        _time(step, "ScheduledProcedureStepStartTime"),
         _text(item, "RequestedProcedureDescription"),
         _text(step, "Modality"),
+        "",
+        "",
         _text(item, "StudyInstanceUID"),
     ]
 
@@ -175,8 +199,11 @@ def study_row(study: Dataset) -> list[str]:
         _text(study, "PatientID"),
         _text(study, "AccessionNumber"),
         _text(study, "StudyDate"),
+        _time(study, "StudyTime"),
         _text(study, "StudyDescription"),
         _text(study, "ModalitiesInStudy"),
+        _text(study, "NumberOfStudyRelatedSeries"),
+        _text(study, "NumberOfStudyRelatedInstances"),
         _text(study, "StudyInstanceUID"),
     ]
 

@@ -116,6 +116,9 @@ FORM_GROUPS = (
 )
 FORM_FIELDS = tuple(name for _, names in FORM_GROUPS for name in names)
 _PATIENT_KEYWORDS = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex")
+#: The patient's values a new patient (a study picked, Clear) leaves empty: the form's,
+#: and the issuer of a Patient ID (a generated one's must not stay with a typed one).
+_PATIENT_VALUES = (*PATIENT_FIELDS, "issuer_of_patient_id")
 
 
 def attach(match: Dataset, current: Metadata, *, series: bool = False) -> Metadata:
@@ -129,7 +132,7 @@ def attach(match: Dataset, current: Metadata, *, series: bool = False) -> Metada
         meta = metadata_from_match(match, current)
         meta = dataclasses.replace(meta, queried={**current.queried, **meta.queried})
     else:
-        blank = dict.fromkeys((*PATIENT_FIELDS, *STUDY_FIELDS), "")
+        blank = dict.fromkeys((*_PATIENT_VALUES, *STUDY_FIELDS), "")
         fresh = dataclasses.replace(current, **blank, queried={}, request=None)
         meta = metadata_from_match(match, fresh)
     if meta.charset != DEFAULT_CHARSET and problem(meta):
@@ -150,7 +153,7 @@ def new_study(meta: Metadata) -> Metadata:
 
 def cleared(meta: Metadata, defaults: Metadata) -> Metadata:
     """``meta`` with every form value back to ``defaults`` (nothing attached)."""
-    names = dict.fromkeys((*FORM_FIELDS, *STUDY_FIELDS))
+    names = dict.fromkeys((*FORM_FIELDS, *STUDY_FIELDS, *_PATIENT_VALUES))
     values = {name: getattr(defaults, name) for name in names}
     return dataclasses.replace(meta, **values, queried={}, request=None)
 

@@ -31,7 +31,9 @@ class QueryError(NetworkError):
     """A C-FIND the peer answered with a failure status, or a query that cannot be sent."""
 
 
-#: Study Root keys of the spec (4.1.2.3.3), sent empty (universal matching) unless given.
+#: Study Root keys of the spec (4.1.2.3.3), sent empty (universal matching) unless given,
+#: and the counts of the study's series and instances (optional return keys, PS3.4
+#: C.6.2.1.2) that tell one study from another in a list.
 STUDY_KEYS = (
     "StudyDate",
     "StudyTime",
@@ -47,6 +49,8 @@ STUDY_KEYS = (
     "ReferringPhysicianName",
     "StudyDescription",
     "BodyPartExamined",
+    "NumberOfStudyRelatedSeries",
+    "NumberOfStudyRelatedInstances",
 )
 SERIES_KEYS = (
     "SeriesDescription",
