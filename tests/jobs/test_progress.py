@@ -44,10 +44,15 @@ def _send(image: SourceImage, syntax: str, storescp, tmp_path) -> tuple[list, li
     )
     assert report.ok, report.lines()
     assert instances[-1] == ("storescp", 1, 1), "the per-instance count still comes"
-    with Outbox(tmp_path / "outbox") as outbox:
+    return events, instances, data_set_size(tmp_path / "outbox")
+
+
+def data_set_size(outbox_folder) -> int:
+    """The bytes of the data set of the one object in the outbox, as it is sent."""
+    with Outbox(outbox_folder) as outbox:
         (entry,) = outbox.list()
     _, offset = split_dataset(entry.path)
-    return events, instances, entry.path.stat().st_size - offset
+    return entry.path.stat().st_size - offset
 
 
 def _sending(events: list[ObjectProgress], size: int) -> list[int]:

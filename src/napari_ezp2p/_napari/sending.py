@@ -10,6 +10,7 @@ from functools import partial
 from ..core.errors import Ezp2pError
 from ..core.metadata import Metadata
 from ..jobs.report import SendReport
+from ..net.progress import OnProgress
 from .session import LayerSnapshot
 
 NO_DESTINATION = (
@@ -38,10 +39,13 @@ class LayerSend:
     transfer_syntax: str = ""
 
 
-def send_layers(job: LayerSend, progress: Progress | None = None) -> SendReport:
+def send_layers(
+    job: LayerSend, progress: Progress | None = None, object_progress: OnProgress | None = None
+) -> SendReport:
     """Send the layers, one object each, to the destinations through the outbox.
 
-    Blocking (pixels, disk and network): call it off the event loop. The config's
+    Blocking (pixels, disk and network): call it off the event loop. ``object_progress``
+    follows each object's frames encoded and bytes sent. The config's
     defaults fill what the study leaves empty, and a layer's name is its series
     description when nothing else gives one. A layer whose pixels cannot be sent fails
     alone. Raises NoDestinationError when neither the job nor the config names a
@@ -67,16 +71,24 @@ def send_layers(job: LayerSend, progress: Progress | None = None) -> SendReport:
         outbox_folder=outbox_folder(config),
         syntax=SyntaxChoice.of(job.transfer_syntax, destinations),
         progress=progress,
+        object_progress=object_progress,
     )
 
 
-def retry_layers(labels: Mapping[int, str], progress: Progress | None = None) -> SendReport:
+def retry_layers(
+    labels: Mapping[int, str],
+    progress: Progress | None = None,
+    object_progress: OnProgress | None = None,
+) -> SendReport:
     """Send again what waits in the outbox, rows named by ``labels`` (entry id -> layer)."""
     from ..config import load_user_config, outbox_folder
     from ..jobs.send import retry
 
     config = load_user_config()
-    return retry(outbox_folder(config), config.network, labels=labels, progress=progress)
+    folder = outbox_folder(config)
+    return retry(
+        folder, config.network, labels=labels, progress=progress, object_progress=object_progress
+    )
 
 
 def _item(layer: LayerSnapshot, *, named: bool, conversion_type: str):
