@@ -72,3 +72,18 @@ def test_an_odd_deflate_stream_arrives_at_orthanc(orthanc, path):
     (instance,) = server.rest("/instances")
     with urllib.request.urlopen(f"{server.http}/instances/{instance}/file") as response:
         _assert_decodes_as(pydicom.dcmread(io.BytesIO(response.read())), path)
+
+
+def test_the_bytes_counted_end_at_the_files_data_set_with_its_pad_still_sent(
+    deflating_storescp,
+):
+    path = ODD_DEFLATED[0]
+    dest, received = deflating_storescp
+    counts: list[tuple[str, int, int]] = []
+    report = store([path], dest, SETTINGS, on_bytes=lambda *count: counts.append(count))
+    assert report.ok, report.error
+    size = len(_dataset_part(path))
+    uid = pydicom.dcmread(path).SOPInstanceUID
+    assert counts[0] == (uid, 0, size) and counts[-1] == (uid, size, size)
+    (stored,) = received.iterdir()
+    assert _dataset_part(stored) == _dataset_part(path) + b"\x00"

@@ -24,6 +24,7 @@ from napari.utils.notifications import show_error, show_info, show_warning
 if TYPE_CHECKING:  # imported when used: activation stays light (no pydicom)
     from ..core.metadata import Metadata
     from ..jobs.report import SendReport
+    from ..net.progress import ObjectProgress
     from .sending import LayerSend
     from .session import Session
 
@@ -158,7 +159,7 @@ def start_send(job: "LayerSend", on_done: Callable[["SendReport"], None] | None 
             show_error(f"Cannot send {name or 'the layer'}: {error}")
 
     connect = {
-        "yielded": lambda event: bar.update(*event),
+        "yielded": bar.show,
         "returned": on_returned,
         "errored": on_errored,  # instead of re-raising in the event loop
         "finished": bar.close,
@@ -171,9 +172,10 @@ def start_send(job: "LayerSend", on_done: Callable[["SendReport"], None] | None 
 # --------------------------------------------------------------------------- off the loop
 
 
-def _send_events(job: "LayerSend") -> Iterator[tuple[str, int, int]]:
+def _send_events(job: "LayerSend") -> Iterator["tuple[str, int, int] | ObjectProgress"]:
     """Run :func:`.sending.send_layers` in a thread of its own, yielding its progress
-    events ``(destination, done, total)``; returns its report or raises its error."""
+    events ``(destination, done, total)`` and its objects'; returns its report or raises
+    its error."""
     from .sending import send_layers
 
     events: queue.Queue = queue.Queue()
@@ -181,7 +183,7 @@ def _send_events(job: "LayerSend") -> Iterator[tuple[str, int, int]]:
 
     def run() -> None:
         try:
-            outcome["report"] = send_layers(job, lambda *event: events.put(event))
+            outcome["report"] = send_layers(job, lambda *event: events.put(event), events.put)
         except Exception as error:  # noqa: BLE001 - re-raised in the worker thread below
             outcome["error"] = error
 

@@ -10,6 +10,7 @@ from functools import partial
 from ..core.errors import Ezp2pError
 from ..core.metadata import Metadata
 from ..jobs.report import SendReport
+from ..net.progress import OnProgress
 from .session import LayerSnapshot, Session
 from .study_session import next_send
 
@@ -55,10 +56,13 @@ def metadata_for_send(session: Session) -> Metadata:
     return next_send(session, defaults)
 
 
-def send_layers(job: LayerSend, progress: Progress | None = None) -> SendReport:
+def send_layers(
+    job: LayerSend, progress: Progress | None = None, object_progress: OnProgress | None = None
+) -> SendReport:
     """Send the layers, one object each, to the destinations through the outbox.
 
-    Blocking (pixels, disk and network): call it off the event loop. The config's
+    Blocking (pixels, disk and network): call it off the event loop. ``object_progress``
+    follows each object's frames encoded and bytes sent. The config's
     defaults fill what the study leaves empty, and a layer's name is its series
     description when nothing else gives one, with the slices sent when not all of it
     goes (the report's rows say them too). A layer whose pixels cannot be sent, or whose
@@ -86,16 +90,24 @@ def send_layers(job: LayerSend, progress: Progress | None = None) -> SendReport:
         outbox_folder=outbox_folder(config),
         syntax=SyntaxChoice.of(job.transfer_syntax, destinations),
         progress=progress,
+        object_progress=object_progress,
     )
 
 
-def retry_layers(labels: Mapping[int, str], progress: Progress | None = None) -> SendReport:
+def retry_layers(
+    labels: Mapping[int, str],
+    progress: Progress | None = None,
+    object_progress: OnProgress | None = None,
+) -> SendReport:
     """Send again what waits in the outbox, rows named by ``labels`` (entry id -> layer)."""
     from ..config import load_user_config, outbox_folder
     from ..jobs.send import retry
 
     config = load_user_config()
-    return retry(outbox_folder(config), config.network, labels=labels, progress=progress)
+    folder = outbox_folder(config)
+    return retry(
+        folder, config.network, labels=labels, progress=progress, object_progress=object_progress
+    )
 
 
 def _item(layer: LayerSnapshot, *, named: bool, conversion_type: str):

@@ -33,6 +33,7 @@ from .._napari.progress import SendProgress
 from .._napari.sending import LayerSend, metadata_for_send, retry_layers, send_layers
 from .._napari.session import LayerSnapshot, session_for
 from ..jobs.report import Row, SendReport
+from ..net.progress import ObjectProgress
 from ._common import read_only_table, run_in_thread
 from .slices_box import SlicesBox
 
@@ -49,6 +50,8 @@ class SendWidget(QWidget):
 
     #: ``(destination name, done, total)`` from the worker thread.
     progressed = Signal(str, int, int)
+    #: An :class:`~napari_ezp2p.net.progress.ObjectProgress` from the worker thread.
+    object_progressed = Signal(object)
 
     def __init__(self, napari_viewer) -> None:
         super().__init__()
@@ -110,6 +113,7 @@ class SendWidget(QWidget):
         self.ts_combo.currentIndexChanged.connect(self._on_syntax_chosen)
         self.destination_list.itemChanged.connect(self._on_destination_checked)
         self.progressed.connect(self._on_progress)
+        self.object_progressed.connect(self._on_object_progress)
         layers = napari_viewer.layers
         layers.events.inserted.connect(self._on_layer_inserted)
         layers.events.removed.connect(self._on_layers_changed)
@@ -256,6 +260,7 @@ class SendWidget(QWidget):
             func,
             argument,
             self._progress_from_worker,
+            self._object_progress_from_worker,
             what=what,
             on_done=self._report,
             owner=self,
@@ -266,9 +271,17 @@ class SendWidget(QWidget):
         with contextlib.suppress(RuntimeError):  # the dock was closed: the send goes on
             self.progressed.emit(name, done, total)
 
+    def _object_progress_from_worker(self, event: ObjectProgress) -> None:
+        with contextlib.suppress(RuntimeError):  # the dock was closed: the send goes on
+            self.object_progressed.emit(event)
+
     def _on_progress(self, name: str, done: int, total: int) -> None:
         if self._progress is not None:
             self._progress.update(name, done, total)
+
+    def _on_object_progress(self, event: ObjectProgress) -> None:
+        if self._progress is not None:
+            self._progress.show_object(event)
 
     def _on_finished(self) -> None:
         if self._progress is not None:

@@ -9,10 +9,13 @@ from collections.abc import Callable
 
 from pydicom import Dataset
 
+from ..net.progress import SENDING, ObjectProgress
+
 
 class ProgressBars:
     """One progress bar per destination (or scanner) on stderr, when it is a terminal:
-    parallel destinations each keep their own line."""
+    parallel destinations each keep their own line; and one per object being encoded,
+    and per object and destination its bytes are sent to."""
 
     def __init__(self) -> None:
         self._bars: dict[str, object] = {}
@@ -21,17 +24,28 @@ class ProgressBars:
 
     def show(self, name: str, done: int, total: int) -> None:
         """``done`` of ``total`` for ``name`` (called from worker threads)."""
+        self._show(name, done, total)
+
+    def show_object(self, event: ObjectProgress) -> None:
+        """An object's frames encoded or bytes sent (called from worker threads)."""
+        scaled = event.stage == SENDING  # bytes, shown in KiB, MiB
+        key = f"{event.label} to {event.destination}" if scaled else f"{event.label}: encoding"
+        style = {"unit": event.unit, "unit_scale": scaled, "unit_divisor": 1024}
+        self._show(key, event.done, event.total, **style)
+
+    def _show(self, key: str, done: int, total: int, **style: object) -> None:
         if not self._shown:
             return
         with self._lock:
-            bar = self._bars.get(name)
+            bar = self._bars.get(key)
             if bar is None:
                 from tqdm import tqdm
 
+                position = len(self._bars)
                 bar = tqdm(
-                    total=total, desc=name, position=len(self._bars), file=sys.stderr, leave=True
+                    total=total, desc=key, position=position, file=sys.stderr, leave=True, **style
                 )
-                self._bars[name] = bar
+                self._bars[key] = bar
             if bar.total != total:
                 bar.total = total
             bar.update(done - bar.n)

@@ -65,6 +65,7 @@ def queue_and_send(args: argparse.Namespace, items: Iterable, *, replace: bool =
             syntax=SyntaxChoice.of(args.ts, destinations),
             replace=replace,
             progress=bars.show,
+            object_progress=bars.show_object,
             on_queued=say_queued,
         )
     print_report(report)
@@ -201,6 +202,7 @@ def run_queue(args: argparse.Namespace) -> int:
                 context.network,
                 entry_ids=args.ids or None,
                 progress=bars.show,
+                object_progress=bars.show_object,
                 rejected=args.rejected,
             )
         print_report(report)

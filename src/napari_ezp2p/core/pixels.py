@@ -132,13 +132,19 @@ _LOSSLESS_SIBLING = {"j2k": "j2k-lossless", "jpeg-ls-near": "jpeg-ls"}
 
 
 def set_pixel_data(
-    ds: Dataset, image: SourceImage, ts: TransferSyntax, *, multiframe: bool | None = None
+    ds: Dataset,
+    image: SourceImage,
+    ts: TransferSyntax,
+    *,
+    multiframe: bool | None = None,
+    on_frame: Callable[[int, int], None] | None = None,
 ) -> None:
     """Set the Image Pixel module, Pixel Data and Transfer Syntax UID of ``ds`` for ``image``.
 
     ``multiframe`` forces Number of Frames on (True) or forbids more than one frame
     (False); by default it is written when there is more than one frame.
     Raises ConversionError, before encoding anything, for data ``ts`` cannot carry.
+    ``on_frame(frames encoded, frames)`` follows a compressed encoding frame by frame.
     """
     codec = _CODECS.get(ts.key)
     _check(image, ts, codec, multiframe)
@@ -161,7 +167,11 @@ def set_pixel_data(
             fragments = [without_metadata(image.jpeg_bitstream)]
             colour = passthrough
         else:
-            fragments = [codec.encode(_frame(image, i), bits_stored) for i in range(image.frames)]
+            fragments = []
+            for i in range(image.frames):
+                fragments.append(codec.encode(_frame(image, i), bits_stored))
+                if on_frame is not None:
+                    on_frame(i + 1, image.frames)
         ratio = image.nbytes / sum(len(f) for f in fragments)
         method = LOSSY_METHODS.get(ts.uid)
         if (method and not passthrough) or (passthrough and not history):

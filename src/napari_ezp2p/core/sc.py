@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import datetime
 from typing import NamedTuple
 
@@ -116,8 +117,10 @@ def build_sc(
     instance_number: int = 1,
     now: datetime | None = None,
     sop_instance_uid: str | None = None,
+    on_frame: Callable[[int, int], None] | None = None,
 ) -> Dataset:
-    """A complete Secondary Capture object of ``image``, encoded in ``ts``.
+    """A complete Secondary Capture object of ``image``, encoded in ``ts`` (``on_frame``:
+    see :func:`.pixels.set_pixel_data`).
 
     ``meta`` must come from :func:`complete_metadata` (shared by every image of the
     batch). Several frames make a multi-frame SC; one frame a single-frame SC.
@@ -158,7 +161,7 @@ def build_sc(
             "NominalScannedPixelSpacing: a multi-frame film scan (Conversion Type DF) needs "
             "the scan resolution; give the pixel spacing, or another conversion type"
         )
-    set_pixel_data(ds, image, ts, multiframe=multiframe)
+    set_pixel_data(ds, image, ts, multiframe=multiframe, on_frame=on_frame)
     _set_grey_presentation(ds, image, meta, multiframe)
     if multiframe:
         _set_frame_increment(ds, image, meta, conversion_type)

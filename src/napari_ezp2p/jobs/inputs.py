@@ -9,7 +9,7 @@ that one object (one SOP Instance UID) goes to every destination.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -39,6 +39,8 @@ PLAIN_SYNTAX = "explicit-le"
 #: Names of DICOM files: a file so named that cannot be read is refused as DICOM.
 DICOM_SUFFIXES = frozenset({".dcm", ".dicom", ".dic"})
 NOT_AN_INPUT = "not an image, video, PDF or DICOM file"
+#: ``on_frame(frames encoded, frames)``.
+OnFrame = Callable[[int, int], None]
 
 
 def collect_inputs(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
@@ -94,7 +96,12 @@ class SyntaxChoice:
 
 
 def object_for_file(
-    path: Path, meta: Metadata, syntax: SyntaxChoice, number: int, now: datetime
+    path: Path,
+    meta: Metadata,
+    syntax: SyntaxChoice,
+    number: int,
+    now: datetime,
+    on_frame: OnFrame | None = None,
 ) -> Dataset | DicomFile:
     """What a file becomes: a PDF becomes an Encapsulated PDF object, an image a
     Secondary Capture object, a video a multi-frame SC clip (Conversion Type DV, with
@@ -107,11 +114,11 @@ def object_for_file(
             read_pdf(path), meta, document_title=path.stem, now=now, instance_number=number
         )
     if is_supported_image(path) or path.suffix.lower() in IMAGE_SUFFIXES:
-        return object_for_image(read_image(path), meta, syntax, number, now)
+        return object_for_image(read_image(path), meta, syntax, number, now, on_frame)
     if is_video_file(path):
         clip = read_video(path)
         meta = dataclasses.replace(meta, frame_time_ms=clip.frame_time_ms)
-        return object_for_image(clip.image, meta, syntax, number, now)
+        return object_for_image(clip.image, meta, syntax, number, now, on_frame)
     try:
         return read_dicom_file(path)  # a data set without preamble and file meta
     except NotDicomError as error:
@@ -121,7 +128,14 @@ def object_for_file(
 
 
 def object_for_image(
-    image: SourceImage, meta: Metadata, syntax: SyntaxChoice, number: int, now: datetime
+    image: SourceImage,
+    meta: Metadata,
+    syntax: SyntaxChoice,
+    number: int,
+    now: datetime,
+    on_frame: OnFrame | None = None,
 ) -> Dataset:
-    """The Secondary Capture object of ``image``, in the syntax ``syntax`` gives it."""
-    return build_sc(image, meta, syntax.for_image(image), instance_number=number, now=now)
+    """The Secondary Capture object of ``image``, in the syntax ``syntax`` gives it
+    (``on_frame(frames encoded, frames)`` follows the encoding)."""
+    ts = syntax.for_image(image)
+    return build_sc(image, meta, ts, instance_number=number, now=now, on_frame=on_frame)

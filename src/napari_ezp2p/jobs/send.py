@@ -18,8 +18,9 @@ from ..core.image import SourceImage
 from ..core.metadata import Metadata
 from ..core.part10 import DicomFile
 from ..net.destination import Destination, NetworkSettings
+from ..net.progress import ENCODING, SENDING, ObjectProgress, OnProgress
 from ..net.transports import senders
-from ..outbox import FAILED, QUEUED, REJECTED, Outbox, OutboxError, Written, send_due
+from ..outbox import FAILED, QUEUED, REJECTED, Entry, Outbox, OutboxError, Written, send_due
 from ..outbox.runner import RunProgress
 from .inputs import SyntaxChoice, object_for_file, object_for_image
 from .report import Row, SendReport, row_of
@@ -63,6 +64,7 @@ def queue(
     syntax: SyntaxChoice | None = None,
     replace: bool = False,
     now: datetime | None = None,
+    object_progress: OnProgress | None = None,
 ) -> SendReport:
     """Make each item one object of one study, queued for every destination; the objects
     of each modality make one series (:class:`~.series.SeriesByModality`).
@@ -77,7 +79,8 @@ def queue(
     An object whose SOP Instance UID the outbox holds with other bytes (from an earlier
     send, or an earlier item of this one) fails, unless ``replace``: then it takes that
     one's place (see :meth:`Outbox.write`), and an earlier item of this send it
-    replaces fails with a row saying so.
+    replaces fails with a row saying so. ``object_progress`` follows the encoding of
+    each object, frame by frame (stage "encoding").
     """
     if not destinations:
         raise OutboxError("no destination to queue for")
@@ -118,10 +121,11 @@ def queue(
                 own = dataclasses.replace(meta, **item.overrides) if item.overrides else meta
                 modality = own.modality if item.path is None else modality_of_file(item.path, own)
                 own = series.of(own, modality)
+                on_frame = _encoding(object_progress, item.label)
                 if item.image is not None:
-                    made = object_for_image(item.image, own, syntax, number, now)
+                    made = object_for_image(item.image, own, syntax, number, now, on_frame)
                 else:
-                    made = object_for_file(item.path, own, syntax, number, now)
+                    made = object_for_file(item.path, own, syntax, number, now, on_frame)
                 written = outbox.write(made, replace=replace)
                 uid = written.sop_instance_uid
                 if written.replaced and uid in labels:
@@ -141,6 +145,18 @@ def queue(
             commit()
         report.rows = [_unless_replaced(row, replaced) for row in report.rows]
     return report
+
+
+def _encoding(object_progress: OnProgress | None, label: str) -> Callable[[int, int], None] | None:
+    """The ``on_frame`` of the item ``label``, telling ``object_progress`` of every frame
+    (a frame takes long enough to need no throttle)."""
+    if object_progress is None:
+        return None
+
+    def tell(done: int, total: int) -> None:
+        object_progress(ObjectProgress(ENCODING, done, total, "frame", label))
+
+    return tell
 
 
 def _unless_replaced(row: Row, replaced: Mapping[tuple[str, str], str]) -> Row:
@@ -168,11 +184,23 @@ def deliver(
     destinations: Sequence[Destination],
     network: NetworkSettings,
     progress: RunProgress | None = None,
+    object_progress: OnProgress | None = None,
 ) -> SendReport:
     """Send what is due for ``destinations`` (each in parallel, on its own transport),
-    then bring the report's rows up to date from the outbox."""
+    then bring the report's rows up to date from the outbox. ``object_progress``
+    follows each object's bytes to each destination (stage "sending")."""
     names = [destination.name for destination in destinations]
-    summary = send_due(outbox, senders(network), destinations=names, progress=progress)
+    on_bytes = None
+    if object_progress is not None:
+        labels = {row.entry_id: row.label for row in report.rows if row.entry_id is not None}
+
+        def on_bytes(name: str, entry: Entry, sent: int, size: int) -> None:
+            label = labels.get(entry.id) or entry.sop_instance_uid
+            object_progress(ObjectProgress(SENDING, sent, size, "B", label, name))
+
+    summary = send_due(
+        outbox, senders(network), destinations=names, progress=progress, on_bytes=on_bytes
+    )
     report.add_run(summary)
     report.rows = [_refreshed(outbox, row) for row in report.rows]
     return report
@@ -195,21 +223,32 @@ def send(
     progress: RunProgress | None = None,
     on_queued: Callable[[SendReport], None] | None = None,
     now: datetime | None = None,
+    object_progress: OnProgress | None = None,
 ) -> SendReport:
     """Queue ``items`` (see :func:`queue`, and for ``replace``) and send them;
     ``on_queued`` sees the report once everything is in the outbox, before the first
-    byte is sent.
+    byte is sent. ``progress`` counts the instances done for each destination,
+    ``object_progress`` the frames encoded and the bytes sent of each object.
 
     An object already in the outbox for a destination (the same DICOM file sent again)
     is sent now even when its entry was waiting for a later attempt: this send is the
     user asking for it. A rejected one stays rejected (see :func:`retry`).
     """
     with Outbox(outbox_folder) as outbox:
-        report = queue(items, meta, destinations, outbox, syntax=syntax, replace=replace, now=now)
+        report = queue(
+            items,
+            meta,
+            destinations,
+            outbox,
+            syntax=syntax,
+            replace=replace,
+            now=now,
+            object_progress=object_progress,
+        )
         outbox.retry([row.entry_id for row in report.rows if row.entry_id is not None])
         if on_queued is not None:
             on_queued(report)
-        return deliver(outbox, report, destinations, network, progress)
+        return deliver(outbox, report, destinations, network, progress, object_progress)
 
 
 def retry(
@@ -220,6 +259,7 @@ def retry(
     labels: Mapping[int, str] | None = None,
     progress: RunProgress | None = None,
     rejected: bool = False,
+    object_progress: OnProgress | None = None,
 ) -> SendReport:
     """Make the outbox's waiting entries (failed or queued, and those a process that
     died left sending; only ``entry_ids`` when given) due now and send them, each to
@@ -243,7 +283,8 @@ def retry(
             label = labels.get(entry.id) or entry.series_description or entry.sop_instance_uid
             report.rows.append(row_of(entry, label))
         destinations = {entry.destination_name: entry.destination for entry in waiting}
-        return deliver(outbox, report, list(destinations.values()), network, progress)
+        chosen = list(destinations.values())
+        return deliver(outbox, report, chosen, network, progress, object_progress)
 
 
 #: What the config fills in a study the user gave, where the study leaves it empty.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from ..outbox import Entry
-from ..outbox.runner import Outcome, Sender, SenderProgress
+from ..outbox.runner import Outcome, Sender, SenderBytes, SenderProgress
 from .destination import Destination, NetworkSettings
 from .store import StoreFile, store
 from .transfer import StoreProgress
@@ -24,12 +24,13 @@ def sender(settings: NetworkSettings) -> Sender:
         destination: Destination,
         *,
         progress: SenderProgress | None = None,
+        on_bytes: SenderBytes | None = None,
     ) -> Iterable[Outcome]:
         def tell(update: StoreProgress) -> None:
             if progress is not None and update.outcome is not None:
                 progress(update.done, update.total, update.outcome)
 
         files = [StoreFile(e.path, e.sop_class_uid, e.sop_instance_uid) for e in entries]
-        return store(files, destination, settings, progress=tell).outcomes
+        return store(files, destination, settings, progress=tell, on_bytes=on_bytes).outcomes
 
     return send

@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
+from pynetdicom import evt
 from pynetdicom.association import Association
 from pynetdicom.dimse_primitives import C_STORE
 from pynetdicom.dsutils import split_dataset
 from pynetdicom.pdu_primitives import P_DATA
 
+from .progress import Throttle
+
 #: The message control header of a PDV holding the last fragment of a data set (PS3.8 E.2).
 _LAST_DATA_FRAGMENT = 0b10
+#: The bit of that header set on a command fragment, clear on a data set fragment.
+_COMMAND_FRAGMENT = 0b01
+#: The first byte of a P-DATA-TF PDU (PS3.8 9.3.1).
+_P_DATA_TF = b"\x04"
 
 
 def send_file(
-    assoc: Association, path: Path, sop_class: UID, sop_instance: UID, syntax: UID
+    assoc: Association,
+    path: Path,
+    sop_class: UID,
+    sop_instance: UID,
+    syntax: UID,
+    on_bytes: Callable[[int, int], None] | None = None,
 ) -> Dataset:
     """``send_c_store`` of the file's encoded data set as it is (the response): pynetdicom
     reads it from the file in PDU-sized pieces, never decoding it nor holding it whole.
@@ -29,9 +43,13 @@ def send_file(
     A deflate stream of odd length (some files lack its pad) goes with the single trailing
     NULL byte of PS3.5 A.5, as pydicom and pynetdicom write it: a peer may refuse a data
     set fragment of odd length.
+
+    ``on_bytes(sent, size)`` (throttled: :class:`.progress.Throttle`) counts the data
+    set's bytes as they leave on the socket, from 0 to exactly its size in the file;
+    it is called from this thread and pynetdicom's connection thread.
     """
     _, offset = split_dataset(path)
-    odd = (path.stat().st_size - offset) % 2 == 1
+    size = path.stat().st_size - offset
     stand_in = Dataset()
     stand_in.SOPClassUID, stand_in.SOPInstanceUID = sop_class, sop_instance
     stand_in.file_meta = FileMetaDataset()
@@ -51,11 +69,35 @@ def send_file(
                 values[n] = (context_id, value + b"\x00")
         send_pdu(pdu)
 
+    odd = size % 2 == 1
+    queue = padded if odd and syntax == DeflatedExplicitVRLittleEndian else send_pdu
+    report = Throttle(on_bytes) if on_bytes is not None else None
+    queued: deque[int] = deque()  # the data set bytes of each P-DATA queued, in order
+    sent = 0
+
+    def counted(pdu: object) -> None:
+        if isinstance(pdu, P_DATA):
+            values = pdu.presentation_data_value_list
+            queued.append(sum(len(v) - 1 for _, v in values if not v[0] & _COMMAND_FRAGMENT))
+        queue(pdu)
+
+    def on_sent(event: evt.Event) -> None:  # pynetdicom's thread sends the PDUs in order
+        nonlocal sent
+        if event.data[:1] == _P_DATA_TF and queued:
+            sent += queued.popleft()
+            report(sent, size)
+
     dimse.send_msg = from_the_file  # type: ignore[method-assign]
-    if odd and syntax == DeflatedExplicitVRLittleEndian:
-        dul.send_pdu = padded  # type: ignore[method-assign]
+    if report is not None:
+        report(0, size)
+        dul.send_pdu = counted  # type: ignore[method-assign]
+        assoc.bind(evt.EVT_DATA_SENT, on_sent)
+    else:
+        dul.send_pdu = queue  # type: ignore[method-assign]
     try:
         return assoc.send_c_store(stand_in)
     finally:
         dimse.send_msg = send_msg  # type: ignore[method-assign]
         dul.send_pdu = send_pdu  # type: ignore[method-assign]
+        if report is not None:
+            assoc.unbind(evt.EVT_DATA_SENT, on_sent)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from os import PathLike, fspath
 from pathlib import Path
 
@@ -118,6 +119,7 @@ def store(
     settings: NetworkSettings,
     *,
     progress: Callable[[StoreProgress], None] | None = None,
+    on_bytes: Callable[[str, int, int], None] | None = None,
 ) -> StoreReport:
     """Send ``objects`` (Datasets, or Part 10 file paths read one at a time) to ``dest``.
 
@@ -139,7 +141,9 @@ def store(
     class or syntax) or that cannot be read or encoded is "rejected"; a timeout, an
     abort, 0xA700 are a "failure" (worth another attempt). Warnings are recorded.
     ``progress`` is called after each object and whenever bytes are sent; the byte
-    updates come from pynetdicom's connection threads.
+    updates come from pynetdicom's connection threads. ``on_bytes(SOP Instance UID,
+    sent, size)`` counts the data set bytes of each file sent as it is (see
+    :func:`.filestream.send_file`).
     """
     start = time.perf_counter()
     report = StoreReport(dest)
@@ -155,7 +159,7 @@ def store(
     preferred = _preferred_syntax(dest)
 
     def send_one(assoc: Association, session: Session, item, accepted) -> ObjectOutcome | None:
-        return _send_one(assoc, session, item, accepted, preferred, dest, settings)
+        return _send_one(assoc, session, item, accepted, preferred, dest, settings, on_bytes)
 
     total = len(items) + len(report.outcomes)
     transfer = Transfer(dest, settings, items, total, progress, send_one)
@@ -240,6 +244,7 @@ def _send_one(
     preferred: UID | None,
     dest: Destination,
     settings: NetworkSettings,
+    on_bytes: Callable[[str, int, int], None] | None = None,
 ) -> ObjectOutcome | None:
     uid = str(item.sop_instance)
 
@@ -275,7 +280,10 @@ def _send_one(
         if ds is not None:
             rsp = assoc.send_c_store(ds)
         else:
-            rsp = send_file(assoc, item.source, item.sop_class, item.sop_instance, item.syntax)
+            counted = partial(on_bytes, uid) if on_bytes is not None else None
+            rsp = send_file(
+                assoc, item.source, item.sop_class, item.sop_instance, item.syntax, counted
+            )
     except (ValueError, TypeError, AttributeError) as error:  # it cannot be encoded
         return outcome(REJECTED, None, f"cannot send: {error}")
     except (RuntimeError, OSError) as error:  # the association went away meanwhile

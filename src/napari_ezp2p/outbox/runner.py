@@ -58,6 +58,10 @@ class Outcome(Protocol):
 
 #: ``progress(instances done, instances in the batch, outcome of the latest or None)``.
 SenderProgress = Callable[[int, int, Outcome | None], None]
+#: ``on_bytes(SOP Instance UID, bytes of its data set sent, its size)``, from a worker thread.
+SenderBytes = Callable[[str, int, int], None]
+#: ``on_bytes(destination name, entry, bytes of its data set sent, its size)``.
+RunBytes = Callable[[str, Entry, int, int], None]
 
 
 class Sender(Protocol):
@@ -70,6 +74,7 @@ class Sender(Protocol):
     total, outcome)`` as each instance completes: an instance reported stored there is
     recorded ``sent`` at once, so a crash later in the batch does not send it again (a
     power loss may: the marks do not wait for the disk, see :meth:`Outbox.mark_sent`).
+    May call ``on_bytes`` (passed only when someone listens) as an instance's bytes go.
     """
 
     def __call__(
@@ -78,6 +83,7 @@ class Sender(Protocol):
         destination: Destination,
         *,
         progress: SenderProgress | None = None,
+        on_bytes: SenderBytes | None = None,
     ) -> Iterable[Outcome]: ...
 
 
@@ -161,6 +167,7 @@ def send_due(
     *,
     destinations: Iterable[str] | None = None,
     progress: RunProgress | None = None,
+    on_bytes: RunBytes | None = None,
     now: float | datetime | None = None,
     max_workers: int = 4,
 ) -> RunSummary:
@@ -174,7 +181,8 @@ def send_due(
     never due again by itself) or, when never offered, ``queued`` again with the reason.
     A row whose file is missing is rejected.
     An exception from the sender (or from ``senders``: an unknown kind) fails the
-    whole batch with its message. Files stay.
+    whole batch with its message. Files stay. ``on_bytes`` follows each instance's
+    bytes as they go, when its sender tells them.
     """
     summary = RunSummary(recovered=outbox.recover())  # leases run on the real clock
     batches: dict[str, dict[str, list[Entry]]] = {}
@@ -188,7 +196,7 @@ def send_due(
         groups = list(batches[name].values())
         result = DestinationRun(name, groups[0][0].address)
         for entries in groups:
-            _send_batch(outbox, senders, entries, result, progress, now)
+            _send_batch(outbox, senders, entries, result, progress, on_bytes, now)
         return result
 
     names = sorted(batches)
@@ -207,6 +215,7 @@ def _send_batch(
     entries: list[Entry],
     result: DestinationRun,
     progress: RunProgress | None,
+    on_bytes: RunBytes | None,
     now: float | datetime | None,
 ) -> None:
     claim = outbox.claim([entry.id for entry in entries], now=now)
@@ -241,10 +250,16 @@ def _send_batch(
                 progress(result.name, done, total)
 
         report(0, len(batch))
+        listening = {}
+        if on_bytes is not None:
+            listening["on_bytes"] = lambda uid, sent, size: on_bytes(
+                result.name, by_uid[uid], sent, size
+            )
         try:
             destination = batch[0].destination
             with _Heartbeat(outbox, claim):
-                outcomes = list(senders(destination)(batch, destination, progress=report))
+                send = senders(destination)
+                outcomes = list(send(batch, destination, progress=report, **listening))
             if not stored and outcomes and all(o.category == NOT_SENT for o in outcomes):
                 # Nothing was offered at all (no association): a failed attempt, not a skip.
                 raise _NothingSent(_strip_not_sent(outcomes[0].message))
