@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from psygnal import evented
 
+from ..config import Config
 from ..core.image import SourceImage, image_from_array
 from ..core.metadata import Metadata
 from .provenance import source_fields, spacing_in_mm, with_source_bitstream
@@ -29,12 +30,16 @@ class Session:
     are configured names or ``AET@host:port``; empty means the configured default.
     ``transfer_syntax`` is a key of core.transfer; empty lets
     ``jobs.inputs.SyntaxChoice`` choose (a JPEG as it is, else explicit VR little endian
-    or the lossless syntax every destination prefers). Connect to ``session.events``.
+    or the lossless syntax every destination prefers). ``config`` is the user's config
+    file as a dock last read or wrote it, ``config_problem`` why it could not be read
+    (see :mod:`.destination_choice`). Connect to ``session.events``.
     """
 
     metadata: Metadata = field(default_factory=Metadata)
     destinations: tuple[str, ...] = ()
     transfer_syntax: str = ""
+    config: Config = field(default_factory=Config)
+    config_problem: str = ""
 
 
 _sessions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -27,13 +27,14 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from .._napari.destination_choice import read_config
 from .._napari.session import session_for
 from ..config import Config, load_user_config, metadata_defaults
 from ..core.errors import Ezp2pError
 from ..core.metadata import CHARSETS, SEXES, Metadata
 from ..jobs.query import ROWS, STUDY_COLUMNS, Filters, query_user_pacs, query_user_worklist
 from ..jobs.study import FORM_GROUPS, attach, attachment, cleared, new_study, problem
-from ._common import DestinationCombo, read_only_table, run_in_thread, scroll_down_only
+from ._common import DestinationCombo, follow, read_only_table, run_in_thread, scroll_down_only
 
 #: The label and placeholder of each field of the form.
 _LABELS = {
@@ -111,6 +112,7 @@ class StudyWidget(QWidget):
         if config_problem:
             self.problem_label.setText(config_problem)
         self._session.events.metadata.connect(self._on_session_metadata)
+        follow(self, self._session.events.config, lambda *_: self.server.refresh())
         self.destroyed.connect(
             lambda *_, e=self._session.events.metadata, f=self._on_session_metadata: e.disconnect(
                 f
@@ -265,10 +267,10 @@ class StudyWidget(QWidget):
     # ------------------------------------------------------------------ model <-> form
 
     def _destination_names(self) -> list[str]:
-        try:
-            return list(load_user_config().destinations)
-        except Ezp2pError:
-            return []
+        """The session's destinations, read again (the ``ezp2p`` command may have changed
+        them: every dock then shows it)."""
+        read_config(self._session)
+        return list(self._session.config.destinations)
 
     def _form_values(self) -> dict[str, object]:
         values: dict[str, object] = {}
