@@ -49,6 +49,7 @@ from ..jobs.destinations import (
 from ..net.association import EchoResult
 from ..net.destination import DEFAULT_MAX_PDU, MAX_ASSOCIATIONS, TlsSettings
 from ._common import follow, read_only_table, run_in_thread, scroll_down_only
+from .dock_tabs import tabify_our_docks
 
 _COLUMNS = ("Send", "Name", "Address", "Syntax", "Role")
 
@@ -60,6 +61,7 @@ class DestinationsWidget(QWidget):
         super().__init__(parent)
         self._viewer = napari_viewer
         self._session = session_for(napari_viewer)
+        tabify_our_docks(self)
         self._filling = False
         self.worker = None  # the last echo's worker
 
