@@ -3,6 +3,10 @@ Destinations dock, and the "Send" ticks, show at once in the Send and Study dock
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 from qtpy.QtCore import Qt
 
 from napari_ezp2p._napari.session import session_for
@@ -104,3 +108,20 @@ def test_an_edit_outside_napari_shows_when_the_study_server_list_opens(
     study.server.hidePopup()
     assert send_list(send) == {"pacs": True}
     assert send_ticks(destinations) == {"pacs": True}
+
+
+def test_a_destination_added_by_the_command_in_another_process_shows_at_once(
+    home, make_napari_viewer, qtbot
+):
+    _, destinations, send, study = open_docks(make_napari_viewer)
+    ezp2p = Path(sys.executable).parent / "ezp2p"
+    added = subprocess.run(
+        [str(ezp2p), "destinations", "add", "pacs", "P@127.0.0.1:104", "--default"],
+        capture_output=True,
+        text=True,
+    )
+    assert added.returncode == 0, added.stderr
+
+    qtbot.waitUntil(lambda: send_list(send) == {"pacs": True}, timeout=5000)
+    assert send_ticks(destinations) == {"pacs": True}
+    assert [study.server.itemText(i) for i in range(study.server.count())] == ["", "pacs"]

@@ -49,6 +49,7 @@ from ..jobs.destinations import (
 from ..net.association import EchoResult
 from ..net.destination import DEFAULT_MAX_PDU, MAX_ASSOCIATIONS, TlsSettings
 from ._common import follow, read_only_table, run_in_thread, scroll_down_only
+from .config_watch import follow_config_file
 from .dock_tabs import tabify_our_docks
 
 _COLUMNS = ("Send", "Name", "Address", "Syntax", "Role")
@@ -62,6 +63,7 @@ class DestinationsWidget(QWidget):
         self._viewer = napari_viewer
         self._session = session_for(napari_viewer)
         tabify_our_docks(self)
+        follow_config_file(self, self._session)
         self._filling = False
         self.worker = None  # the last echo's worker
 

@@ -35,6 +35,7 @@ from .._napari.sending import LayerSend, retry_layers, send_layers
 from .._napari.session import LayerSnapshot, session_for
 from ..jobs.report import Row, SendReport
 from ._common import follow, read_only_table, run_in_thread
+from .config_watch import follow_config_file
 from .dock_tabs import tabify_our_docks
 
 #: The transfer syntax combo's first choice: let the job choose (see jobs.inputs.SyntaxChoice).
@@ -56,6 +57,7 @@ class SendWidget(QWidget):
         self.viewer = napari_viewer
         self.session = session_for(napari_viewer)
         tabify_our_docks(self)
+        follow_config_file(self, self.session)
         self.worker = None
         self._progress: SendProgress | None = None
         self._labels: dict[int, str] = {}  # outbox entry id -> layer name

@@ -35,6 +35,7 @@ from ..core.metadata import CHARSETS, SEXES, Metadata
 from ..jobs.query import ROWS, STUDY_COLUMNS, Filters, query_user_pacs, query_user_worklist
 from ..jobs.study import FORM_GROUPS, attach, attachment, cleared, new_study, problem
 from ._common import DestinationCombo, follow, read_only_table, run_in_thread, scroll_down_only
+from .config_watch import follow_config_file
 from .dock_tabs import tabify_our_docks
 
 #: The label and placeholder of each field of the form.
@@ -86,6 +87,7 @@ class StudyWidget(QWidget):
         self._viewer = napari_viewer
         self._session = session_for(napari_viewer)
         tabify_our_docks(self)
+        follow_config_file(self, self._session)
         self._showing = False
         self._answers: list[Dataset] = []
         self._answer_kind = ""  # "worklist", "study" or "series"
