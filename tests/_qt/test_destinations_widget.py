@@ -67,9 +67,11 @@ def test_add_edit_pick_and_remove_destinations(config_file, make_napari_viewer, 
     click(qtbot, widget.save_button)
     assert load_config(config_file).destinations["pacs"].port == 4243
 
-    # The ticked destinations are the session's, for the Send dock.
+    # The ticked destinations are the session's, for the Send dock: none ticked shows
+    # the default ticked, as the Send dock does.
+    assert widget.table.item(0, 0).checkState() == Qt.CheckState.Checked
     widget.table.item(1, 0).setCheckState(Qt.CheckState.Checked)
-    assert session.destinations == ("ris",)
+    assert session.destinations == ("pacs", "ris")
 
     # A bad value is told and nothing is written.
     fill(qtbot, widget, "bad name!", "X", 104)
@@ -81,7 +83,7 @@ def test_add_edit_pick_and_remove_destinations(config_file, make_napari_viewer, 
     click(qtbot, widget.remove_button)
     config = load_config(config_file)
     assert set(config.destinations) == {"pacs"} and config.default_worklist == ""
-    assert session.destinations == ()
+    assert session.destinations == ("pacs",)
 
     type_into(qtbot, widget.ae_title, "BAD\\AET")
     qtbot.keyClick(widget.ae_title, Qt.Key.Key_Return)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from psygnal import evented
 
+from ..config import Config
 from ..core.image import SourceImage, image_from_array
 from ..core.metadata import Metadata
 from .provenance import source_fields, spacing_in_mm, with_source_bitstream
@@ -33,14 +34,17 @@ class Session:
     ``jobs.inputs.SyntaxChoice`` choose (a JPEG as it is, else explicit VR little endian
     or the lossless syntax every destination prefers). ``study`` is the study the
     session's sends went into: a send takes its metadata with
-    :func:`.study_session.next_send`, so consecutive sends share it. Connect to
-    ``session.events``.
+    :func:`.study_session.next_send`, so consecutive sends share it. ``config`` is the
+    user's config file as a dock last read or wrote it, ``config_problem`` why it could
+    not be read (see :mod:`.destination_choice`). Connect to ``session.events``.
     """
 
     metadata: Metadata = field(default_factory=Metadata)
     destinations: tuple[str, ...] = ()
     transfer_syntax: str = ""
     study: SessionStudy = field(default_factory=SessionStudy)
+    config: Config = field(default_factory=Config)
+    config_problem: str = ""
 
 
 _sessions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -1,5 +1,5 @@
-"""Small helpers the docks share: work off the event loop, a destination combo, a scroll
-area, a read-only table.
+"""Small helpers the docks share: work off the event loop, session events, a destination
+combo, a scroll area, a read-only table.
 
 ``run_in_thread(func, *args, what=..., on_done=..., on_error=...)`` runs ``func`` in a
 napari ``thread_worker`` through :func:`~napari_ezp2p.jobs.outcome.attempt`. What ``func``
@@ -66,6 +66,13 @@ def run_in_thread(
     worker.errored.connect(errored)
     worker.start()
     return worker
+
+
+def follow(owner: QWidget, signal, slot: Callable[..., None]) -> None:
+    """Call ``slot`` on each emission of the session's ``signal`` while ``owner`` lives
+    (a closed dock stops following)."""
+    signal.connect(slot)
+    owner.destroyed.connect(lambda *_: signal.disconnect(slot))
 
 
 class DestinationCombo(QComboBox):

@@ -1,10 +1,10 @@
 """The Destinations dock: our AE title, the remote AEs of the user's config, and C-ECHO.
 
 Every change is written at once to the config file :func:`~napari_ezp2p.config.config_path`
-names, through :mod:`napari_ezp2p.config` (so the ``ezp2p`` command sees it too). The
-"Send" checkboxes choose the destinations of the next send: they set
-``session.destinations`` of the viewer's :class:`Session`. The config edits are those
-of :mod:`napari_ezp2p.jobs.destinations`; the widget only wires them to Qt.
+names, through :mod:`napari_ezp2p._napari.destination_choice`, which tells every dock of
+the viewer's :class:`Session` (and the ``ezp2p`` command sees it too). The "Send"
+checkboxes are the session's ticks, the same as the Send dock's. The config edits are
+those of :mod:`napari_ezp2p.jobs.destinations`; the widget only wires them to Qt.
 """
 
 from __future__ import annotations
@@ -31,8 +31,9 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from .._napari.destination_choice import read_config, set_tick, ticked, write_config
 from .._napari.session import session_for
-from ..config import ENV_AET, Config, config_path, load_config, remove_destination, save_config
+from ..config import ENV_AET, Config, config_path, remove_destination
 from ..core.errors import Ezp2pError
 from ..core.transfer import TRANSFER_SYNTAXES
 from ..jobs.destinations import (
@@ -42,13 +43,14 @@ from ..jobs.destinations import (
     echo_form,
     form_of,
     roles,
-    still_sendable,
     with_ae_title,
     with_destination,
 )
 from ..net.association import EchoResult
 from ..net.destination import DEFAULT_MAX_PDU, MAX_ASSOCIATIONS, TlsSettings
-from ._common import read_only_table, run_in_thread, scroll_down_only
+from ._common import follow, read_only_table, run_in_thread, scroll_down_only
+from .config_watch import follow_config_file
+from .dock_tabs import tabify_our_docks
 
 _COLUMNS = ("Send", "Name", "Address", "Syntax", "Role")
 
@@ -60,8 +62,8 @@ class DestinationsWidget(QWidget):
         super().__init__(parent)
         self._viewer = napari_viewer
         self._session = session_for(napari_viewer)
-        self._config = Config()
-        self._config_broken = False
+        tabify_our_docks(self)
+        follow_config_file(self, self._session)
         self._filling = False
         self.worker = None  # the last echo's worker
 
@@ -93,11 +95,13 @@ class DestinationsWidget(QWidget):
 
         scroll_down_only(content, self)
 
-        self._reload()
-        self._session.events.destinations.connect(self._show_checks)
-        self.destroyed.connect(
-            lambda *_, e=self._session.events.destinations, f=self._show_checks: e.disconnect(f)
-        )
+        read_config(self._session)
+        self._show_config()
+        self._show_problem()
+        events = self._session.events
+        follow(self, events.config, self._show_config)
+        follow(self, events.config_problem, self._show_problem)
+        follow(self, events.destinations, self._show_checks)
 
     def _build_editor(self) -> QGroupBox:
         box = QGroupBox("Destination")
@@ -182,39 +186,28 @@ class DestinationsWidget(QWidget):
 
     # ------------------------------------------------------------------ config
 
-    def _reload(self) -> None:
-        """Read the config file again and show it."""
-        if self._fresh() is None:
-            self._config = Config()
-        self.ae_title.setText(self._config.network.ae_title)
+    def _show_config(self, *_) -> None:
+        """Show the session's config: our AE title and the destinations."""
+        self.ae_title.setText(self._session.config.network.ae_title)
         if os.environ.get(ENV_AET):
             self.ae_title.setToolTip(f"{ENV_AET} overrides it while it is set")
         self._fill_table()
 
-    def _fresh(self) -> Config | None:
-        """The config file as it is now (the ``ezp2p`` command may have changed it), or
-        None when it cannot be read (the reason is shown; nothing may be saved)."""
-        try:
-            self._config = load_config(config_path())
-        except Ezp2pError as error:
-            self._config_broken = True
-            self.status.setText(f"{error} (fix the file: nothing is saved meanwhile)")
-            return None
-        self._config_broken = False
-        return self._config
+    def _show_problem(self, *_) -> None:
+        problem = self._session.config_problem
+        if problem:
+            self.status.setText(f"{problem} (fix the file: nothing is saved meanwhile)")
 
     def _store(self, config: Config, message: str) -> bool:
         """Save ``config`` to the file; say ``message`` or why it could not be saved."""
-        if self._config_broken:
+        if self._session.config_problem:
             self.status.setText(f"{config_path()}: cannot be read, so nothing is saved")
             return False
         try:
-            save_config(config, config_path())
+            write_config(self._session, config)
         except Ezp2pError as error:
             self.status.setText(str(error))
             return False
-        self._config = config
-        self._fill_table()
         self.status.setText(message)
         return True
 
@@ -222,8 +215,9 @@ class DestinationsWidget(QWidget):
         """Save what ``change`` makes of the config file as it is now, and say its
         message; ``change`` returns None when there is nothing to save. An edit the
         config refuses is shown and nothing is saved."""
-        current = self._fresh()
+        current = read_config(self._session)
         if current is None:
+            self._show_problem()
             return False
         try:
             changed = change(current)
@@ -327,8 +321,8 @@ class DestinationsWidget(QWidget):
         self.echo_label.setText("")
 
     def _fill_table(self) -> None:
-        config = self._config
-        chosen = set(self._session.destinations)
+        config = self._session.config
+        chosen = set(ticked(self._session))
         self._filling = True
         try:
             self.table.setRowCount(len(config.destinations))
@@ -344,23 +338,16 @@ class DestinationsWidget(QWidget):
                     self.table.setItem(row, column, QTableWidgetItem(text))
         finally:
             self._filling = False
-        # Names no longer configured cannot be sent to; AET@host:port entries stay.
-        kept = still_sendable(self._session.destinations, config)
-        if kept != self._session.destinations:
-            self._session.destinations = kept
 
     def _checks_changed(self, item: QTableWidgetItem) -> None:
         if self._filling or item.column() != 0:
             return
-        checked = []
-        for row in range(self.table.rowCount()):
-            check = self.table.item(row, 0)
-            if check is not None and check.checkState() == Qt.CheckState.Checked:
-                checked.append(check.data(Qt.ItemDataRole.UserRole))
-        others = tuple(d for d in self._session.destinations if "@" in d)
-        self._session.destinations = (*checked, *others)
+        on = item.checkState() == Qt.CheckState.Checked
+        set_tick(self._session, item.data(Qt.ItemDataRole.UserRole), on)
+        self._show_checks()  # unticking the last one shows the default again
 
-    def _show_checks(self, destinations: tuple[str, ...]) -> None:
+    def _show_checks(self, *_) -> None:
+        destinations = ticked(self._session)
         self._filling = True
         try:
             for row in range(self.table.rowCount()):
@@ -377,8 +364,9 @@ class DestinationsWidget(QWidget):
         if not rows:
             return
         item = self.table.item(rows[0].row(), 1)
-        if item is not None and item.text() in self._config.destinations:
-            self._show_form(form_of(self._config, item.text()))
+        config = self._session.config
+        if item is not None and item.text() in config.destinations:
+            self._show_form(form_of(config, item.text()))
 
     def _select(self, name: str) -> None:
         for row in range(self.table.rowCount()):

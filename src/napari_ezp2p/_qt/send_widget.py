@@ -29,12 +29,15 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from .._napari.destination_choice import read_config, set_tick, ticked
 from .._napari.progress import SendProgress
 from .._napari.sending import LayerSend, metadata_for_send, retry_layers, send_layers
 from .._napari.session import LayerSnapshot, session_for
 from ..jobs.report import Row, SendReport
 from ..net.progress import ObjectProgress
-from ._common import read_only_table, run_in_thread
+from ._common import follow, read_only_table, run_in_thread
+from .config_watch import follow_config_file
+from .dock_tabs import tabify_our_docks
 from .slices_box import SlicesBox
 
 #: The transfer syntax combo's first choice: let the job choose (see jobs.inputs.SyntaxChoice).
@@ -57,8 +60,9 @@ class SendWidget(QWidget):
         super().__init__()
         self.viewer = napari_viewer
         self.session = session_for(napari_viewer)
+        tabify_our_docks(self)
+        follow_config_file(self, self.session)
         self.worker = None
-        self.config = None
         self._progress: SendProgress | None = None
         self._labels: dict[int, str] = {}  # outbox entry id -> layer name
         self._syncing = False
@@ -68,7 +72,9 @@ class SendWidget(QWidget):
         self.layer_list.setToolTip("The image layers to send, one image each")
         self.destination_list = QListWidget()
         self.destination_list.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.destination_list.setToolTip("Configured destinations (see the Destinations dock)")
+        self.destination_list.setToolTip(
+            "Configured destinations (see the Destinations dock); none ticked: the default"
+        )
         for short_list in (self.layer_list, self.destination_list):
             short_list.setMaximumHeight(140)  # a few rows; the status table gets the rest
         self.destination_hint = QLabel()
@@ -77,7 +83,6 @@ class SendWidget(QWidget):
         self.send_button = QPushButton("Send")
         self.retry_button = QPushButton("Retry failed")
         self.retry_button.setToolTip("Send again what is waiting in the outbox")
-        self.refresh_button = QPushButton("Reload destinations")
         self.slices_box = SlicesBox(napari_viewer)  # of the active layer, remembered for it
         self.status_table = read_only_table(("Layer", "Destination", "State", "Message"))
         self.status_table.horizontalHeader().setStretchLastSection(True)
@@ -97,19 +102,18 @@ class SendWidget(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.send_button)
         buttons.addWidget(self.retry_button)
-        buttons.addWidget(self.refresh_button)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(buttons)
         layout.addWidget(self.status_table, stretch=1)
 
-        self.reload_destinations()
+        read_config(self.session)
+        self._show_destinations()
         self._show_session_syntax()
         self._rebuild_layers(checked={id(layer) for layer in napari_viewer.layers.selection})
 
         self.send_button.clicked.connect(self.send)
         self.retry_button.clicked.connect(self.retry)
-        self.refresh_button.clicked.connect(self.reload_destinations)
         self.ts_combo.currentIndexChanged.connect(self._on_syntax_chosen)
         self.destination_list.itemChanged.connect(self._on_destination_checked)
         self.progressed.connect(self._on_progress)
@@ -118,7 +122,9 @@ class SendWidget(QWidget):
         layers.events.inserted.connect(self._on_layer_inserted)
         layers.events.removed.connect(self._on_layers_changed)
         layers.events.moved.connect(self._on_layers_changed)
-        self.session.events.destinations.connect(self._show_session_destinations)
+        for event in (self.session.events.config, self.session.events.config_problem):
+            follow(self, event, self._show_destinations)
+        follow(self, self.session.events.destinations, self._show_destinations)
         self.session.events.transfer_syntax.connect(self._show_session_syntax)
 
     # -- layers ---------------------------------------------------------------------
@@ -157,43 +163,37 @@ class SendWidget(QWidget):
 
     # -- destinations and syntax ----------------------------------------------------
 
-    def reload_destinations(self) -> None:
-        """Read the config again (the Destinations dock may have changed it)."""
-        from ..config import load_user_config
-        from ..core.errors import Ezp2pError
-
-        try:
-            self.config = load_user_config()
-            self.destination_hint.setText("")
-        except Ezp2pError as error:
-            self.config = None
-            self.destination_hint.setText(f"Cannot read the settings: {error}")
-        self._fill_destinations()
-
-    def _fill_destinations(self) -> None:
-        self._syncing = True
-        try:
+    def _show_destinations(self, *_) -> None:
+        """Show the session's destinations, ticked as in every dock."""
+        session = self.session
+        names = list(session.config.destinations)
+        wanted = ticked(session)
+        names += [text for text in wanted if text not in names]  # AET@host:port ones
+        shown = self.destination_list
+        if names != [shown.item(row).text() for row in range(shown.count())]:
             self.destination_list.clear()
-            names = list(self.config.destinations) if self.config else []
-            wanted = list(self.session.destinations)
-            if not wanted and self.config and self.config.default_destination:
-                wanted = [self.config.default_destination]
-            for text in wanted:  # AET@host:port given in the session
-                if text not in names:
-                    names.append(text)
             for name in names:
                 item = QListWidgetItem(name)
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-                checked = name in wanted
-                item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
                 self.destination_list.addItem(item)
-            if not names and self.config is not None:
-                self.destination_hint.setText(
-                    "No destination configured: add one in the Destinations dock "
-                    "(or `ezp2p destinations add`)."
-                )
+        self._syncing = True
+        try:
+            for row in range(self.destination_list.count()):
+                item = self.destination_list.item(row)
+                on = item.text() in wanted
+                item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
         finally:
             self._syncing = False
+        if session.config_problem:
+            hint = f"Cannot read the settings: {session.config_problem}"
+        elif not names:
+            hint = (
+                "No destination configured: add one in the Destinations dock "
+                "(or `ezp2p destinations add`)."
+            )
+        else:
+            hint = ""
+        self.destination_hint.setText(hint)
 
     def checked_destinations(self) -> list[str]:
         return [
@@ -202,18 +202,11 @@ class SendWidget(QWidget):
             if self.destination_list.item(row).checkState() == Qt.CheckState.Checked
         ]
 
-    def _on_destination_checked(self, item=None) -> None:
+    def _on_destination_checked(self, item) -> None:
         if self._syncing:
             return
-        self._syncing = True
-        try:
-            self.session.destinations = tuple(self.checked_destinations())
-        finally:
-            self._syncing = False
-
-    def _show_session_destinations(self, *args) -> None:
-        if not self._syncing:
-            self.reload_destinations()
+        set_tick(self.session, item.text(), item.checkState() == Qt.CheckState.Checked)
+        self._show_destinations()  # unticking the last one shows the default again
 
     def _show_session_syntax(self, *args) -> None:
         index = self.ts_combo.findData(self.session.transfer_syntax)
@@ -230,12 +223,12 @@ class SendWidget(QWidget):
 
     def send(self) -> None:
         """Send the checked layers to the checked destinations."""
-        self.reload_destinations()
+        read_config(self.session)  # the ``ezp2p`` command may have changed it
         layers = self.checked_layers()
         if not layers:
             show_error("Nothing to send: check at least one image layer.")
             return
-        if self.config is None:
+        if self.session.config_problem:
             show_error(f"Cannot send: {self.destination_hint.text()}")
             return
         names = tuple(self.checked_destinations())

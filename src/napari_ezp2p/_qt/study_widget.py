@@ -29,6 +29,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from .._napari.destination_choice import read_config
 from .._napari.session import session_for
 from .._napari.study_session import edited, fresh_study, study_label
 from ..config import Config, load_user_config, metadata_defaults
@@ -36,7 +37,9 @@ from ..core.errors import Ezp2pError
 from ..core.metadata import CHARSETS, SEXES, Metadata
 from ..jobs.query import ROWS, STUDY_COLUMNS, Filters, query_user_pacs, query_user_worklist
 from ..jobs.study import FORM_GROUPS, attach, cleared, problem
-from ._common import DestinationCombo, read_only_table, run_in_thread, scroll_down_only
+from ._common import DestinationCombo, follow, read_only_table, run_in_thread, scroll_down_only
+from .config_watch import follow_config_file
+from .dock_tabs import tabify_our_docks
 
 #: The label and placeholder of each field of the form.
 _LABELS = {
@@ -86,6 +89,8 @@ class StudyWidget(QWidget):
         super().__init__(parent)
         self._viewer = napari_viewer
         self._session = session_for(napari_viewer)
+        tabify_our_docks(self)
+        follow_config_file(self, self._session)
         self._showing = False
         self._answers: list[Dataset] = []
         self._answer_kind = ""  # "worklist", "study" or "series"
@@ -115,10 +120,8 @@ class StudyWidget(QWidget):
             self.problem_label.setText(config_problem)
         events = self._session.events
         for signal in (events.metadata, events.study):
-            signal.connect(self._on_session_metadata)
-            self.destroyed.connect(
-                lambda *_, e=signal, f=self._on_session_metadata: e.disconnect(f)
-            )
+            follow(self, signal, self._on_session_metadata)
+        follow(self, events.config, lambda *_: self.server.refresh())
 
     # ------------------------------------------------------------------ building
 
@@ -271,10 +274,10 @@ class StudyWidget(QWidget):
     # ------------------------------------------------------------------ model <-> form
 
     def _destination_names(self) -> list[str]:
-        try:
-            return list(load_user_config().destinations)
-        except Ezp2pError:
-            return []
+        """The session's destinations, read again (the ``ezp2p`` command may have changed
+        them: every dock then shows it)."""
+        read_config(self._session)
+        return list(self._session.config.destinations)
 
     def _form_values(self) -> dict[str, object]:
         values: dict[str, object] = {}
