@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from functools import partial
 
 from ..core.errors import Ezp2pError
+from ..core.image import SourceImage
 from ..core.metadata import Metadata
 from ..jobs.report import SendReport
 from .session import LayerSnapshot
@@ -26,20 +27,37 @@ class NoDestinationError(Ezp2pError):
 
 
 @dataclasses.dataclass(frozen=True)
+class RenderedView:
+    """Layers rendered as the canvas shows them (``rendering.render_view``), shown as
+    ``name``; ``description`` is its series description unless the study gives one."""
+
+    name: str
+    image: SourceImage
+    description: str
+
+
+@dataclasses.dataclass(frozen=True)
 class LayerSend:
     """What one send needs, taken on the main thread (the session can change after):
-    the layers, the study, the destinations (configured names or ``AET@host:port``;
-    none means the configured default) and the transfer syntax key ("" to let
-    ``jobs.inputs.SyntaxChoice`` choose)."""
+    the layers, the rendered views, the study, the destinations (configured names or
+    ``AET@host:port``; none means the configured default) and the transfer syntax key
+    ("" to let ``jobs.inputs.SyntaxChoice`` choose)."""
 
     layers: tuple[LayerSnapshot, ...]
     metadata: Metadata
     destinations: tuple[str, ...] = ()
     transfer_syntax: str = ""
+    views: tuple[RenderedView, ...] = ()
+
+    @property
+    def labels(self) -> list[str]:
+        """What the send's rows show: the layers' names, then the views'."""
+        return [layer.name for layer in self.layers] + [view.name for view in self.views]
 
 
 def send_layers(job: LayerSend, progress: Progress | None = None) -> SendReport:
-    """Send the layers, one object each, to the destinations through the outbox.
+    """Send the layers and the rendered views, one object each, to the destinations
+    through the outbox.
 
     Blocking (pixels, disk and network): call it off the event loop. The config's
     defaults fill what the study leaves empty, and a layer's name is its series
@@ -59,6 +77,7 @@ def send_layers(job: LayerSend, progress: Progress | None = None) -> SendReport:
     named = not meta.series_description
     load = partial(_item, named=named, conversion_type=meta.conversion_type)
     items = [SendItem(layer.name, load=partial(load, layer)) for layer in job.layers]
+    items += [_view_item(view, named=named) for view in job.views]
     return send(
         items,
         meta,
@@ -89,3 +108,13 @@ def _item(layer: LayerSnapshot, *, named: bool, conversion_type: str):
         overrides["series_description"] = layer.name
     note_unwritten_spacing(layer, image.image, overrides, conversion_type)
     return SendItem(layer.name, image=image.image, overrides=overrides)
+
+
+def _view_item(view: RenderedView, *, named: bool):
+    """A rendering carries its annotations burned in, whatever its source said."""
+    from ..jobs.send import SendItem
+
+    overrides = {"conversion_type": "WSD", "burned_in_annotation": True}
+    if named:
+        overrides["series_description"] = view.description
+    return SendItem(view.name, image=view.image, overrides=overrides)

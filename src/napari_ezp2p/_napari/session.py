@@ -122,23 +122,34 @@ class LayerSnapshot:
     metadata: dict
     scale: tuple[float, ...] | None = None
     units: tuple[str, ...] | None = None
+    labels: bool = False  # a Labels layer: its values go as grey (rendering.label_values)
 
     @classmethod
     def of(cls, layer) -> LayerSnapshot:
         """The layer as it is; of a multiscale layer, its full resolution (level 0),
         whose scale is the layer's."""
-        rgb = bool(layer.rgb)
-        limits = None if rgb else tuple(layer.contrast_limits)
+        from napari.layers import Labels
+
+        labels = isinstance(layer, Labels)
+        rgb = bool(getattr(layer, "rgb", False))
+        limits = None if rgb or labels else tuple(layer.contrast_limits)
         data = layer.data[0] if layer.multiscale else layer.data
         units = tuple(str(unit) for unit in layer.units)
         metadata = dict(layer.metadata or {})
-        return cls(layer.name, data, rgb, limits, metadata, tuple(layer.scale), units)
+        scale = tuple(layer.scale)
+        return cls(layer.name, data, rgb, limits, metadata, scale, units, labels)
 
     def image(self) -> LayerImage:
+        data, limits = self.data, self.contrast_limits
+        if self.labels:
+            from .rendering import label_values
+
+            data = label_values(data)
+            limits = (0, max(int(data.max()), 1))  # every label value told apart
         return layer_image(
-            self.data,
+            data,
             rgb=self.rgb,
-            contrast_limits=self.contrast_limits,
+            contrast_limits=limits,
             name=self.name,
             metadata=self.metadata,
             scale=self.scale,
