@@ -106,6 +106,10 @@ def test_every_slice_of_a_stack_is_one_multi_frame_colour_object(make_napari_vie
     stack = np.random.default_rng(9).integers(0, 255, (5, 64, 64)).astype(np.uint8)
     film = viewer.add_image(stack, name="stack")
     viewer.dims.set_current_step(0, 2)
+    session = session_for(viewer)  # a study and series picked from a query, say
+    session.metadata = dataclasses.replace(
+        session.metadata, study_instance_uid="1.2.826.0.1.7", series_instance_uid="1.2.826.0.1.8"
+    )
     widget = open_send_dock(qtbot, viewer)
     combo = widget.view_box.slices_combo
     combo.setCurrentIndex(combo.findData(EVERY_SLICE))
@@ -116,6 +120,8 @@ def test_every_slice_of_a_stack_is_one_multi_frame_colour_object(make_napari_vie
     ds = stored(pacs)
     assert int(ds.NumberOfFrames) == 5 and ds.SamplesPerPixel == 3
     assert ds.BurnedInAnnotation == "YES"
+    assert ds.StudyInstanceUID == "1.2.826.0.1.7", "the session's study"
+    assert ds.SeriesInstanceUID != "1.2.826.0.1.8", "a series of its own, not the raw image's"
     frames = ds.pixel_array.astype(int)
     assert frames.shape == (5, 64, 64, 3)
     for index in range(5):
