@@ -1,10 +1,11 @@
-"""The "Send layer to PACS" command, from the layer-list context menu and the Layers menu.
+"""The "Send layer to PACS" and "Send what you see to PACS" commands, from the
+layer-list context menu and the Layers menu.
 
-The command (``napari-ezp2p.send_layer``) is registered by npe2 from the manifest,
-which also puts it in the public ``napari/layers/data`` menu. napari 0.9 does not take
-manifest items for the layer-list context menu (``napari/layers/context``), so
-:func:`activate` appends one through napari's app-model, a private API kept in
-:func:`_layer_context_menus` alone.
+The commands (``napari-ezp2p.send_layer``, ``napari-ezp2p.send_view``) are registered
+by npe2 from the manifest, which also puts them in the public ``napari/layers/data``
+menu. napari 0.9 does not take manifest items for the layer-list context menu
+(``napari/layers/context``), so :func:`activate` appends them through napari's
+app-model, a private API kept in :func:`_layer_context_menus` alone.
 
 npe2 activates a plugin once per process, but every napari application (a test's
 viewer gets a fresh one) has its own menus: :func:`ensure_context_menu` adds the item
@@ -31,7 +32,10 @@ if TYPE_CHECKING:  # imported when used: activation stays light (no pydicom)
 PLUGIN_NAME = "napari-ezp2p"
 COMMAND_ID = "napari-ezp2p.send_layer"
 TITLE = "Send layer to PACS"
-WHEN = "active_layer_type == 'image'"
+WHEN = "active_layer_type == 'image' or active_layer_type == 'labels'"
+VIEW_COMMAND_ID = "napari-ezp2p.send_view"
+VIEW_TITLE = "Send what you see to PACS"
+VIEW_WHEN = "num_layers > 0"
 GROUP = "8_ezp2p"
 
 
@@ -61,8 +65,9 @@ def _layer_context_menus():
 
 
 def ensure_context_menu(ctx=None) -> bool:
-    """Add "Send layer to PACS" to the current application's layer-list context menu
-    unless it is there already. Returns whether it was added.
+    """Add "Send layer to PACS" and "Send what you see to PACS" to the current
+    application's layer-list context menu unless they are there already. Returns
+    whether they were added.
 
     The removal is registered on the plugin's npe2 context (``ctx``, else the plugin
     manager's), so deactivating the plugin removes the item.
@@ -76,12 +81,16 @@ def ensure_context_menu(ctx=None) -> bool:
         for item in menus.get_menu(menu_id)
     ):
         return False
-    item = MenuItem(
-        command=CommandRule(id=COMMAND_ID, title=TITLE),
-        when=parse_expression(WHEN),
-        group=GROUP,
-    )
-    dispose = menus.append_menu_items([(menu_id, item)])
+    items = [
+        MenuItem(
+            command=CommandRule(id=command, title=title), when=parse_expression(when), group=GROUP
+        )
+        for command, title, when in (
+            (COMMAND_ID, TITLE, WHEN),
+            (VIEW_COMMAND_ID, VIEW_TITLE, VIEW_WHEN),
+        )
+    ]
+    dispose = menus.append_menu_items([(menu_id, item) for item in items])
     if ctx is None:
         from npe2 import PluginManager
 
@@ -94,8 +103,8 @@ def ensure_context_menu(ctx=None) -> bool:
 
 
 def send_layer_to_pacs(layer: napari.layers.Layer, viewer: napari.Viewer) -> Any:
-    """Send the active image layer with the viewer's session (study, destinations,
-    transfer syntax) and return the worker doing it, already started.
+    """Send the active image or labels layer with the viewer's session (study,
+    destinations, transfer syntax) and return the worker doing it, already started.
 
     The layer's pixels, the outbox, the conversion to DICOM and the network are all
     handled in a worker (:func:`.sending.send_layers`, as for the Send dock). The
@@ -103,9 +112,12 @@ def send_layer_to_pacs(layer: napari.layers.Layer, viewer: napari.Viewer) -> Any
     Returns None when there is nothing to send.
     """
     ensure_context_menu()
-    if not isinstance(layer, napari.layers.Image):
+    if not isinstance(layer, napari.layers.Image | napari.layers.Labels):
         kind = layer.__class__.__name__ if layer is not None else "no layer"
-        show_warning(f"Send layer to PACS: select an image layer (the active one is {kind}).")
+        show_warning(
+            "Send layer to PACS: select an image layer or a labels layer "
+            f"(the active one is {kind})."
+        )
         return None
     from .sending import LayerSend
     from .session import LayerSnapshot, session_for
@@ -120,7 +132,25 @@ def send_layer_to_pacs(layer: napari.layers.Layer, viewer: napari.Viewer) -> Any
     return start_send(job)
 
 
-def _metadata_for(layer: napari.layers.Image, session: "Session") -> "Metadata":
+def send_view_to_pacs(viewer: napari.Viewer) -> Any:
+    """Render the current slice as the canvas shows it (:mod:`.rendering`, on the main
+    thread) and send it with the viewer's session; returns the started worker, or None
+    when there is nothing to render."""
+    ensure_context_menu()
+    from .rendering import RenderError, reference_layer, view_send
+    from .session import session_for
+
+    session = session_for(viewer)
+    try:
+        meta = _metadata_for(reference_layer(viewer), session)
+        job = view_send(viewer, meta, session.destinations, session.transfer_syntax)
+    except RenderError as error:
+        show_warning(f"{VIEW_TITLE}: {error}")
+        return None
+    return start_send(job)
+
+
+def _metadata_for(layer: napari.layers.Layer, session: "Session") -> "Metadata":
     """The session's study, kept for the next send; when none was set, the one the
     layer came with (a DICOM file read by our reader keeps its patient, study and series)."""
     from ..core.metadata import Metadata
@@ -139,7 +169,8 @@ def start_send(job: "LayerSend", on_done: Callable[["SendReport"], None] | None 
 
     from .progress import SendProgress
 
-    name = job.layers[0].name if len(job.layers) == 1 else f"{len(job.layers)} layers"
+    labels = job.labels
+    name = labels[0] if len(labels) == 1 else f"{len(labels)} layers"
     bar = SendProgress(f"Sending {name or 'layer'}")
 
     def on_returned(report: "SendReport") -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from functools import partial
 
 from ..core.errors import Ezp2pError
+from ..core.image import SourceImage
 from ..core.metadata import Metadata
 from ..jobs.report import SendReport
 from ..net.progress import OnProgress
@@ -30,17 +31,33 @@ class NoDestinationError(Ezp2pError):
 
 
 @dataclasses.dataclass(frozen=True)
+class RenderedView:
+    """Layers rendered as the canvas shows them (``rendering.render_view``), shown as
+    ``name``; ``description`` is its series description unless the study gives one."""
+
+    name: str
+    image: SourceImage
+    description: str
+
+
+@dataclasses.dataclass(frozen=True)
 class LayerSend:
     """What one send needs, taken on the main thread (the session can change after):
-    the layers, the study (:func:`metadata_for_send`, so that consecutive sends share
-    the session's study), the destinations (configured names or ``AET@host:port``;
-    none means the configured default) and the transfer syntax key ("" to let
-    ``jobs.inputs.SyntaxChoice`` choose)."""
+    the layers, the rendered views, the study (:func:`metadata_for_send`, so that
+    consecutive sends share the session's study), the destinations (configured names
+    or ``AET@host:port``; none means the configured default) and the transfer syntax
+    key ("" to let ``jobs.inputs.SyntaxChoice`` choose)."""
 
     layers: tuple[LayerSnapshot, ...]
     metadata: Metadata
     destinations: tuple[str, ...] = ()
     transfer_syntax: str = ""
+    views: tuple[RenderedView, ...] = ()
+
+    @property
+    def labels(self) -> list[str]:
+        """What the send's rows show: the layers' names, then the views'."""
+        return [layer.label for layer in self.layers] + [view.name for view in self.views]
 
 
 def metadata_for_send(session: Session) -> Metadata:
@@ -59,7 +76,8 @@ def metadata_for_send(session: Session) -> Metadata:
 def send_layers(
     job: LayerSend, progress: Progress | None = None, object_progress: OnProgress | None = None
 ) -> SendReport:
-    """Send the layers, one object each, to the destinations through the outbox.
+    """Send the layers and the rendered views, one object each, to the destinations
+    through the outbox.
 
     Blocking (pixels, disk and network): call it off the event loop. ``object_progress``
     follows each object's frames encoded and bytes sent. The config's
@@ -82,6 +100,7 @@ def send_layers(
     named = not meta.series_description
     load = partial(_item, named=named, conversion_type=meta.conversion_type)
     items = [SendItem(layer.label, load=partial(load, layer)) for layer in job.layers]
+    items += [_view_item(view, named=named) for view in job.views]
     return send(
         items,
         meta,
@@ -123,3 +142,13 @@ def _item(layer: LayerSnapshot, *, named: bool, conversion_type: str):
         )
     note_unwritten_spacing(layer, image.image, overrides, conversion_type)
     return SendItem(layer.label, image=image.image, overrides=overrides)
+
+
+def _view_item(view: RenderedView, *, named: bool):
+    """A rendering carries its annotations burned in, whatever its source said."""
+    from ..jobs.send import SendItem
+
+    overrides = {"conversion_type": "WSD", "burned_in_annotation": True}
+    if named:
+        overrides["series_description"] = view.description
+    return SendItem(view.name, image=view.image, overrides=overrides)

@@ -141,13 +141,17 @@ class LayerSnapshot:
     units: tuple[str, ...] | None = None
     choice: SliceChoice | None = None
     position: tuple[int, ...] | None = None
+    labels: bool = False  # a Labels layer: its values go as grey (rendering.label_values)
 
     @classmethod
     def of(cls, layer, viewer=None) -> LayerSnapshot:
         """The layer as it is, with the slices chosen for it and ``viewer``'s position;
         of a multiscale layer, its full resolution (level 0), whose scale is the layer's."""
-        rgb = bool(layer.rgb)
-        limits = None if rgb else tuple(layer.contrast_limits)
+        from napari.layers import Labels
+
+        labels = isinstance(layer, Labels)
+        rgb = bool(getattr(layer, "rgb", False))
+        limits = None if rgb or labels else tuple(layer.contrast_limits)
         data = layer.data[0] if layer.multiscale else layer.data
         units = tuple(str(unit) for unit in layer.units)
         metadata = dict(layer.metadata or {})
@@ -162,6 +166,7 @@ class LayerSnapshot:
             units,
             choice_for(layer),
             position,
+            labels,
         )
 
     def slices(self) -> SlicePlan:
@@ -179,10 +184,16 @@ class LayerSnapshot:
         return f"{self.name}, {description}" if description else self.name
 
     def image(self) -> LayerImage:
+        data, limits = self.data, self.contrast_limits
+        if self.labels:
+            from .rendering import label_values
+
+            data = label_values(data)
+            limits = (0, max(int(data.max()), 1))  # every label value told apart
         return layer_image(
-            self.data,
+            data,
             rgb=self.rgb,
-            contrast_limits=self.contrast_limits,
+            contrast_limits=limits,
             name=self.name,
             metadata=self.metadata,
             scale=self.scale,

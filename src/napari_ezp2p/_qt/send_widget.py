@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 
-from napari.layers import Image
+from napari.layers import Image, Labels
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import Qt, Signal
 from qtpy.QtWidgets import (
@@ -35,10 +35,11 @@ from .._napari.sending import LayerSend, metadata_for_send, retry_layers, send_l
 from .._napari.session import LayerSnapshot, session_for
 from ..jobs.report import Row, SendReport
 from ..net.progress import ObjectProgress
-from ._common import follow, read_only_table, run_in_thread
+from ._common import follow, read_only_table, run_in_thread, scroll_down_only
 from .config_watch import follow_config_file
 from .dock_tabs import tabify_our_docks
 from .slices_box import SlicesBox
+from .view_box import ViewBox
 
 #: The transfer syntax combo's first choice: let the job choose (see jobs.inputs.SyntaxChoice).
 AS_PREFERRED = "as the source is, or as the destinations prefer"
@@ -46,7 +47,7 @@ SENDING = "sending"
 
 
 class SendWidget(QWidget):
-    """Send the checked image layers to the checked destinations.
+    """Send the checked image and labels layers to the checked destinations.
 
     ``worker`` is the last send/retry worker (tests wait on its ``finished``).
     """
@@ -69,7 +70,7 @@ class SendWidget(QWidget):
 
         self.layer_list = QListWidget()
         self.layer_list.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.layer_list.setToolTip("The image layers to send, one image each")
+        self.layer_list.setToolTip("The image and labels layers to send, one image each")
         self.destination_list = QListWidget()
         self.destination_list.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.destination_list.setToolTip(
@@ -102,10 +103,14 @@ class SendWidget(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.send_button)
         buttons.addWidget(self.retry_button)
-        layout = QVBoxLayout(self)
+        content = QWidget()
+        layout = QVBoxLayout(content)
         layout.addLayout(form)
         layout.addLayout(buttons)
+        self.view_box = ViewBox(self)
+        layout.addWidget(self.view_box)
         layout.addWidget(self.status_table, stretch=1)
+        scroll_down_only(content, self)  # a short dock scrolls rather than squashes
 
         read_config(self.session)
         self._show_destinations()
@@ -129,10 +134,10 @@ class SendWidget(QWidget):
 
     # -- layers ---------------------------------------------------------------------
 
-    def image_layers(self) -> list[Image]:
-        return [layer for layer in self.viewer.layers if isinstance(layer, Image)]
+    def image_layers(self) -> list[Image | Labels]:
+        return [layer for layer in self.viewer.layers if isinstance(layer, Image | Labels)]
 
-    def checked_layers(self) -> list[Image]:
+    def checked_layers(self) -> list[Image | Labels]:
         by_id = {id(layer): layer for layer in self.image_layers()}
         found = []
         for row in range(self.layer_list.count()):
@@ -154,7 +159,7 @@ class SendWidget(QWidget):
 
     def _on_layer_inserted(self, event) -> None:
         checked = {id(layer) for layer in self.checked_layers()}
-        if isinstance(event.value, Image):
+        if isinstance(event.value, Image | Labels):
             checked.add(id(event.value))  # a new layer is napari's selection too
         self._rebuild_layers(checked)
 
@@ -220,26 +225,30 @@ class SendWidget(QWidget):
     def _busy(self, busy: bool) -> None:
         self.send_button.setEnabled(not busy)
         self.retry_button.setEnabled(not busy)
+        self.view_box.send_button.setEnabled(not busy)
 
     def send(self) -> None:
         """Send the checked layers to the checked destinations."""
         read_config(self.session)  # the ``ezp2p`` command may have changed it
         layers = self.checked_layers()
         if not layers:
-            show_error("Nothing to send: check at least one image layer.")
+            show_error("Nothing to send: check at least one image or labels layer.")
             return
         if self.session.config_problem:
             show_error(f"Cannot send: {self.destination_hint.text()}")
             return
-        names = tuple(self.checked_destinations())
-        shown = names or ("default destination",)
-        self._show_rows([Row(layer.name, name, SENDING) for layer in layers for name in shown])
         job = LayerSend(
             tuple(LayerSnapshot.of(layer, self.viewer) for layer in layers),
             metadata_for_send(self.session),
-            names,
+            tuple(self.checked_destinations()),
             self.ts_combo.currentData() or "",
         )
+        self.start_send(job)
+
+    def start_send(self, job: LayerSend) -> None:
+        """Show the job's rows as sending and send it off the event loop."""
+        shown = job.destinations or ("default destination",)
+        self._show_rows([Row(label, name, SENDING) for label in job.labels for name in shown])
         self._start(send_layers, job, what="Sending to PACS")
 
     def retry(self) -> None:
