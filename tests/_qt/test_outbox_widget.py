@@ -4,6 +4,8 @@ Purge removes the rejected entries."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from qtpy.QtCore import Qt
@@ -39,10 +41,9 @@ def open_outbox_dock(viewer) -> OutboxWidget:
 
 
 def wait_for_worker(qtbot, widget: OutboxWidget, started) -> None:
+    """Wait until the action the click started is done (the dock is busy until then)."""
     assert widget.worker is not started, "the action started no worker"
-    with qtbot.waitSignal(widget.worker.finished, timeout=30000):
-        pass
-    qtbot.waitUntil(lambda: widget.retry_button.isEnabled(), timeout=5000)
+    qtbot.waitUntil(lambda: widget.retry_button.isEnabled(), timeout=30000)
 
 
 def cell_point(table, row: int, column: int = 0):
@@ -74,7 +75,7 @@ def test_failed_send_retried_from_the_dock_then_opened(
     check_all_layers(qtbot, send)
     click_and_wait(qtbot, send, send.send_button)
 
-    qtbot.waitUntil(lambda: shown_states(outbox) == ["failed"], timeout=10000)
+    qtbot.waitUntil(lambda: shown_states(outbox) == ["failed"], timeout=20000)
     ((description, _, reason),) = outbox.row_states()
     assert description == "film"
     assert reason == (
@@ -94,7 +95,7 @@ def test_failed_send_retried_from_the_dock_then_opened(
         started = outbox.worker
         click(qtbot, outbox.retry_button)
         wait_for_worker(qtbot, outbox, started)
-        qtbot.waitUntil(lambda: shown_states(outbox) == [SENT], timeout=10000)
+        qtbot.waitUntil(lambda: shown_states(outbox) == [SENT], timeout=20000)
         assert len(scp.received()) == 1
     finally:
         scp.peer.stop()
@@ -116,7 +117,7 @@ def test_purge_rejected_removes_them_once_confirmed(
         box.claim(ids[1:])
         box.mark_rejected(ids[1:], "refused for good", 0xA900)
     widget = open_outbox_dock(make_napari_viewer())
-    qtbot.waitUntil(lambda: len(widget.row_states()) == 3, timeout=10000)
+    qtbot.waitUntil(lambda: len(widget.row_states()) == 3, timeout=20000)
     widget.state_filter.setCurrentIndex(widget.state_filter.findText(REJECTED))
     assert shown_states(widget) == [REJECTED, REJECTED]
 
@@ -133,8 +134,50 @@ def test_purge_rejected_removes_them_once_confirmed(
     click(qtbot, widget.purge_button)
     wait_for_worker(qtbot, widget, started)
     assert "Remove the 2 rejected entries" in asked[-1]
-    qtbot.waitUntil(lambda: widget.row_states() == [], timeout=10000)
+    qtbot.waitUntil(lambda: widget.row_states() == [], timeout=20000)
     widget.state_filter.setCurrentIndex(0)  # all states
     assert shown_states(widget) == ["queued"]
     with Outbox(folder) as box:
         assert [entry.id for entry in box.list()] == [ids[0]]
+
+
+def test_retry_all_that_wait_sends_the_rejected_only_when_ticked(
+    make_napari_viewer, qtbot, down_pacs, tmp_path
+):
+    port, folder = down_pacs
+    down = dataclasses.replace(PACS, ae_title="STORESCP", port=port)
+    with Outbox(folder) as box:
+        ids = box.add(make_datasets(2), [down])
+        box.claim(ids)
+        box.mark_failed([ids[0]], "connection refused")
+        box.mark_rejected([ids[1]], "refused for good")
+    widget = open_outbox_dock(make_napari_viewer())
+    qtbot.waitUntil(lambda: sorted(shown_states(widget)) == ["failed", REJECTED], timeout=20000)
+    scp = start_storescp(tmp_path / "scp", port=port)
+    try:
+        assert widget.selected_ids() == []  # nothing selected: all that wait
+        started = widget.worker
+        click(qtbot, widget.retry_button)
+        wait_for_worker(qtbot, widget, started)
+        qtbot.waitUntil(lambda: shown_states(widget) == [REJECTED, SENT], timeout=20000)
+        assert len(scp.received()) == 1
+        click(qtbot, widget.rejected_box)
+        started = widget.worker
+        click(qtbot, widget.retry_button)
+        wait_for_worker(qtbot, widget, started)
+        qtbot.waitUntil(lambda: shown_states(widget) == [SENT, SENT], timeout=20000)
+        assert len(scp.received()) == 2
+    finally:
+        scp.peer.stop()
+
+
+def test_an_outbox_it_cannot_read_is_said_in_the_dock(make_napari_viewer, qtbot, down_pacs):
+    path = down_pacs[1].parent / "config.toml"
+    path.write_text("this is [not toml\n")
+    widget = open_outbox_dock(make_napari_viewer())
+    qtbot.waitUntil(
+        lambda: widget.count_label.text().startswith("Cannot read the outbox: "), timeout=20000
+    )
+    assert widget.timer.isActive()  # it keeps asking: the config may be mended
+    path.write_text("")
+    qtbot.waitUntil(lambda: widget.count_label.text() == "0 of 0 entries", timeout=20000)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from functools import partial
 
 from napari.layers import Layer
+from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import Qt, QTimer
 from qtpy.QtWidgets import (
@@ -19,6 +20,7 @@ from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QMessageBox,
     QPushButton,
@@ -31,12 +33,12 @@ from .._napari.outbox_view import (
     FILTER_STATES,
     PURGEABLE,
     OutboxRow,
-    Snapshot,
     poll,
     purge_entries,
     read_entry,
     retry_entries,
 )
+from ..jobs.outcome import Outcome, attempt
 from ._common import read_only_table, run_in_thread
 
 COLUMNS = ("When", "Destination", "Address", "Patient", "Description", "SOP Instance UID")
@@ -44,6 +46,8 @@ COLUMNS += ("State", "Reason")
 ALL_STATES = "all states"
 #: How often the outbox is polled, in milliseconds.
 POLL_MS = 1000
+#: The SOP Instance UID column's width, in pixels.
+UID_WIDTH = 160
 
 
 def _cells(row: OutboxRow) -> tuple[str, ...]:
@@ -62,8 +66,7 @@ def _cells(row: OutboxRow) -> tuple[str, ...]:
 class OutboxWidget(QWidget):
     """The outbox's entries, the latest first, filtered by state.
 
-    ``worker`` is the last retry, purge or open worker and ``poller`` the last poll
-    (tests wait on their ``finished``).
+    ``worker`` is the last retry, purge or open worker, ``poller`` the poll under way.
     """
 
     def __init__(self, napari_viewer) -> None:
@@ -72,6 +75,7 @@ class OutboxWidget(QWidget):
         self.worker = None
         self.poller = None
         self._seen = None
+        self._unread = True
         self._rows: list[OutboxRow] = []
 
         self.state_filter = QComboBox()
@@ -81,7 +85,11 @@ class OutboxWidget(QWidget):
         self.state_filter.setToolTip("Show the entries in this state")
         self.table = read_only_table(COLUMNS, pick_rows=True)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(True)
+        uid = COLUMNS.index("SOP Instance UID")  # long: its tooltip shows it whole
+        header.setSectionResizeMode(uid, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(uid, UID_WIDTH)
         self.table.setToolTip("Double-click an entry to open its object as a layer")
         self.retry_button = QPushButton("Retry")
         self.retry_button.setToolTip(
@@ -117,35 +125,40 @@ class OutboxWidget(QWidget):
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self.refresh)
         self.timer.start()
-        self.refresh(force=True)
+        self.refresh()
 
     # -- reading --------------------------------------------------------------------
 
     def refresh(self, *, force: bool = False) -> None:
-        """Poll the outbox off the event loop (one poll at a time)."""
+        """Poll the outbox off the event loop (one poll at a time).
+
+        Not through ``run_in_thread``: a poll that fails (the outbox cannot be read now)
+        says so in the dock, not in a notification each second.
+        """
         if self.poller is not None:
             return
-        self.poller = run_in_thread(
-            lambda: poll(self._seen, force=force),
-            what="Reading the outbox",
-            on_done=self._on_polled,
-            on_error=self._on_poll_failed,
-            owner=self,
-        )
-        self.poller.finished.connect(self._poll_ended)
+        force = force or self._unread
+        self.poller = create_worker(attempt, poll, self._seen, force=force, _start_thread=False)
+        self.poller.returned.connect(self._on_polled)
+        self.poller.errored.connect(self._on_poll_crashed)
+        self.poller.start()
 
-    def _poll_ended(self) -> None:
+    def _on_polled(self, outcome: Outcome) -> None:
         self.poller = None
-
-    def _on_polled(self, snapshot: Snapshot) -> None:
-        self._seen = snapshot.seen
-        if snapshot.rows is not None:
-            self._rows = snapshot.rows
+        if outcome.error is not None:
+            self.count_label.setText(f"Cannot read the outbox: {outcome.message}")
+            self._unread = True  # the next poll reads the rows, changed or not
+            return
+        self._unread = False
+        self._seen = outcome.value.seen
+        if outcome.value.rows is not None:
+            self._rows = outcome.value.rows
             self._show_rows()
 
-    def _on_poll_failed(self, message: str) -> None:
-        self.timer.stop()  # said once; a retry, purge or reopening polls again
-        self.count_label.setText(f"Cannot read the outbox: {message}")
+    def _on_poll_crashed(self, error: Exception) -> None:  # napari shows the traceback
+        self.poller = None
+        self.timer.stop()  # once: a retry or a purge polls again
+        self.count_label.setText(f"Cannot read the outbox: {type(error).__name__}: {error}")
 
     def shown_rows(self) -> list[OutboxRow]:
         state = self.state_filter.currentData()
@@ -189,11 +202,20 @@ class OutboxWidget(QWidget):
         self.purge_button.setEnabled(not busy)
 
     def _start(self, func, *args, what: str, on_done) -> None:
-        self._busy(True)
-        self.worker = run_in_thread(func, *args, what=what, on_done=on_done, owner=self)
-        self.worker.finished.connect(self._on_finished)
+        """Run ``func(*args)`` in a worker; ``on_done`` gets what it returns. The dock is
+        busy until then (told by the worker's result, which, unlike ``finished``, is
+        connected before it starts)."""
 
-    def _on_finished(self) -> None:
+        def done(value) -> None:
+            self._ended()
+            on_done(value)
+
+        self._busy(True)
+        self.worker = run_in_thread(
+            func, *args, what=what, on_done=done, on_error=self._ended, owner=self
+        )
+
+    def _ended(self, *args) -> None:
         self._busy(False)
         self.timer.start()
         self.refresh(force=True)
