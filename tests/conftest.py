@@ -159,14 +159,20 @@ def storescp_config(path: Path) -> Path:
 
 
 def start_storescp(
-    folder: Path, *, ae_title: str = "STORESCP", tls: TlsSettings | None = None, extra=()
+    folder: Path,
+    *,
+    ae_title: str = "STORESCP",
+    tls: TlsSettings | None = None,
+    extra=(),
+    port: int | None = None,
 ) -> StoreScp:
-    """storescp accepting the classes we write (SC, Encapsulated PDF) in all twelve syntaxes.
+    """storescp accepting the classes we write (SC, Encapsulated PDF) in all twelve syntaxes,
+    on ``port`` (a free one when None).
 
     With ``tls`` (server key in ``key_file``, certificate in ``cert_file``, CA of the
     clients in ``ca_file``) it speaks TLS and requires a client certificate.
     """
-    port = free_port()
+    port = port or free_port()
     received = folder / "received"
     received.mkdir(parents=True, exist_ok=True)
     config = storescp_config(folder / "storescp.cfg")

@@ -394,6 +394,27 @@ def make_due(
     ).rowcount
 
 
+def delete_rows(
+    db: sqlite3.Connection,
+    folder: Path,
+    where: str,
+    params: Sequence[object],
+    ids: Sequence[int] | None = None,
+) -> int:
+    """Delete the rows ``where`` says (of ``ids`` when given), and the files in the
+    outbox ``folder`` no row refers to any more; how many rows went."""
+    if ids is not None:
+        where, params = f"{where} AND id IN ({','.join('?' * len(ids))})", [*params, *ids]
+    files = {r[0] for r in db.execute(f"SELECT file FROM entries WHERE {where}", params)}
+    removed = db.execute(f"DELETE FROM entries WHERE {where}", params).rowcount
+    for file in files:
+        if db.execute("SELECT 1 FROM entries WHERE file = ? LIMIT 1", (file,)).fetchone():
+            continue
+        with suppress(OSError):  # still open elsewhere: recover() gets it later
+            (folder / file).unlink()
+    return removed
+
+
 def row_filter(
     states: Iterable[str] | None, destinations: Iterable[str] | None
 ) -> tuple[str, list[object]]:

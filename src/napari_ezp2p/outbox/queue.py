@@ -54,6 +54,7 @@ from .database import (
     Entry,
     OutboxError,
     chunks,
+    delete_rows,
     end_attempt,
     give_back,
     insert_row,
@@ -475,9 +476,11 @@ class Outbox:
         older_than: float | None = None,
         *,
         destination: str | None = None,
+        ids: Iterable[int] | None = None,
         now: float | datetime | None = None,
     ) -> int:
-        """Remove rows in ``states`` (last changed more than ``older_than`` seconds ago).
+        """Remove rows in ``states`` (last changed more than ``older_than`` seconds ago;
+        only ``ids`` when given).
 
         A row being sent is never purged. An instance's file goes only when no row
         of any destination refers to it any more. Returns how many rows went.
@@ -489,11 +492,6 @@ class Outbox:
         if older_than is not None:
             where, params = f"{where} AND updated < ?", [*params, _timestamp(now) - older_than]
         with self._write() as db:
-            files = {r[0] for r in db.execute(f"SELECT file FROM entries WHERE {where}", params)}
-            removed = db.execute(f"DELETE FROM entries WHERE {where}", params).rowcount
-            for file in files:
-                if db.execute("SELECT 1 FROM entries WHERE file = ? LIMIT 1", (file,)).fetchone():
-                    continue
-                with suppress(OSError):  # still open elsewhere: recover() gets it later
-                    (self.folder / file).unlink()
-        return removed
+            if ids is None:
+                return delete_rows(db, self.folder, where, params)
+            return sum(delete_rows(db, self.folder, where, params, c) for c in chunks(list(ids)))
