@@ -15,6 +15,7 @@ KEY_BUTTONS = {
     "Send": "send_button",
     "Window/Level": "invert_button",
     "Capture": "refresh_button",
+    "Outbox": "retry_button",
 }
 
 
@@ -24,7 +25,7 @@ def content_of(widget):
     return scroll.widget() if scroll is not None else widget
 
 
-@pytest.mark.parametrize("first", ["Window/Level", "Study"])
+@pytest.mark.parametrize("first", ["Window/Level", "Study", "Outbox"])
 def test_all_docks_open_at_1280x800_each_usable(home, make_napari_viewer, qtbot, first):
     viewer = make_napari_viewer(show=True)
     main = viewer.window._qt_window

@@ -40,6 +40,7 @@ from .._napari.outbox_view import (
 )
 from ..jobs.outcome import Outcome, attempt
 from ._common import read_only_table, run_in_thread
+from .dock_tabs import tabify_our_docks
 
 COLUMNS = ("When", "Destination", "Address", "Patient", "Description", "SOP Instance UID")
 COLUMNS += ("State", "Reason")
@@ -72,6 +73,7 @@ class OutboxWidget(QWidget):
     def __init__(self, napari_viewer) -> None:
         super().__init__()
         self.viewer = napari_viewer
+        tabify_our_docks(self)
         self.worker = None
         self.poller = None
         self._seen = None
@@ -141,10 +143,14 @@ class OutboxWidget(QWidget):
         self.poller = create_worker(attempt, poll, self._seen, force=force, _start_thread=False)
         self.poller.returned.connect(self._on_polled)
         self.poller.errored.connect(self._on_poll_crashed)
+        # kept until its thread has ended: a worker let go while it runs loses its signals
+        self.poller.finished.connect(self._on_poll_ended)
         self.poller.start()
 
-    def _on_polled(self, outcome: Outcome) -> None:
+    def _on_poll_ended(self) -> None:
         self.poller = None
+
+    def _on_polled(self, outcome: Outcome) -> None:
         if outcome.error is not None:
             self.count_label.setText(f"Cannot read the outbox: {outcome.message}")
             self._unread = True  # the next poll reads the rows, changed or not
@@ -156,7 +162,6 @@ class OutboxWidget(QWidget):
             self._show_rows()
 
     def _on_poll_crashed(self, error: Exception) -> None:  # napari shows the traceback
-        self.poller = None
         self.timer.stop()  # once: a retry or a purge polls again
         self.count_label.setText(f"Cannot read the outbox: {type(error).__name__}: {error}")
 
