@@ -106,5 +106,5 @@ def test_a_snapshot_sends_the_chosen_frames_and_names_them():
     assert image.shape == (5, 4, 5, 1)
     np.testing.assert_array_equal(image.pixels[..., 0], STACK[5:10])
     assert snapshot.label == "stack, slices 5-9 of 20 along axis 0"
-    flattened = layer_image(HYPER, rgb=False).image  # the writer, given no choice, as before
-    assert flattened.shape == (15, 4, 4, 1)
+    with pytest.raises(SliceError, match=r"4D layer \(3, 5, 4, 4\): choose the axis"):
+        layer_image(HYPER, rgb=False)  # given no choice, a 4-D layer is never flattened

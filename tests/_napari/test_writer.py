@@ -62,6 +62,14 @@ def test_non_finite_data_is_refused():
         image_from_array(np.array([[np.nan, 1.0]]), rgb=False)
 
 
+def test_a_4d_layer_is_refused_not_flattened(tmp_path):
+    data = np.zeros((3, 5, 8, 8), np.uint8)
+    attributes = {"name": "hyper", "rgb": False, "contrast_limits": [0, 255], "metadata": {}}
+    with pytest.raises(ValueError, match=r"4D layer .*choose the axis.*Send dock's Slices row"):
+        write_dicom(str(tmp_path / "hyper.dcm"), data, attributes)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_napari_saves_an_image_layer_through_the_manifest(tmp_path, make_napari_viewer):
     viewer = make_napari_viewer()
     viewer.add_image(np.full((16, 20), 1234, np.uint16), name="scan", contrast_limits=(0, 4000))

@@ -101,10 +101,10 @@ def layer_image(
     maps the limits one unit off). The scale is the pixel spacing when its units are
     lengths, and a layer read from a file keeps what the file said
     (:mod:`.provenance`), its JPEG bitstream too when its pixels are the file's.
-    ``slices`` takes the frames to send of an nD layer (:mod:`.slices`); without it,
-    leading axes become frames.
+    ``slices`` takes the frames to send of an nD layer (:mod:`.slices`); without it, a
+    3-D layer goes whole and a 4-D one is refused (SliceError), never flattened.
     """
-    data = take_slices(data, slices) if slices is not None else data
+    data = take_slices(data, slices or plan_slices(np.shape(data), rgb=rgb))
     data, metadata = np.asarray(data), metadata or {}
     spacing = spacing_in_mm(scale, units)
     fields = {**source_fields(metadata), "pixel_spacing": spacing}

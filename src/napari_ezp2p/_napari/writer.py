@@ -9,6 +9,7 @@ from ..core.convert import convert_images, write_atomically
 from ..core.metadata import Metadata
 from ..core.transfer import transfer_syntax
 from .session import layer_image
+from .slices import SliceError
 
 
 def write_dicom(path: str, data: Any, attributes: dict) -> list[str]:
@@ -18,17 +19,23 @@ def write_dicom(path: str, data: Any, attributes: dict) -> list[str]:
     layer's own values); a multiscale layer is written at its full resolution.
     Demographics come from ``layer.metadata["ezp2p"]`` when a study has been attached
     to the layer, as a dict of Metadata fields; a layer read from a file keeps what the
-    file said (``_napari.provenance``).
+    file said (``_napari.provenance``). A 4-D layer is refused: saving cannot choose
+    its slices, and flattening them would lose which is which.
     """
-    layer = layer_image(
-        data[0] if attributes.get("multiscale") else data,
-        rgb=bool(attributes.get("rgb", False)),
-        contrast_limits=attributes.get("contrast_limits"),
-        name=attributes.get("name", ""),
-        metadata=attributes.get("metadata"),
-        scale=attributes.get("scale"),
-        units=attributes.get("units"),
-    )
+    try:
+        layer = layer_image(
+            data[0] if attributes.get("multiscale") else data,
+            rgb=bool(attributes.get("rgb", False)),
+            contrast_limits=attributes.get("contrast_limits"),
+            name=attributes.get("name", ""),
+            metadata=attributes.get("metadata"),
+            scale=attributes.get("scale"),
+            units=attributes.get("units"),
+        )
+    except SliceError as error:
+        raise SliceError(
+            f"{error}. Saving cannot choose: send it from the Send dock's Slices row"
+        ) from None
     fields = dict(attributes.get("metadata", {}).get("ezp2p", {}))
     fields.setdefault("series_description", layer.name)
     meta = Metadata(**{**fields, **layer.overrides})
