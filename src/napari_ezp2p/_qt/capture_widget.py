@@ -44,6 +44,7 @@ from ..capture.devices import VideoDevice, list_video_devices
 from ..capture.scanner import ScannerInfo, keep_sigpipe_as_python_set, list_scanners
 from ..capture.video import VIDEO_SUFFIXES
 from ..jobs.outcome import Outcome, attempt
+from .dock_tabs import tabify_our_docks
 from .scanner_box import ScannerBox
 from .video_box import VideoBox
 
@@ -64,6 +65,7 @@ class CaptureWidget(QWidget):
 
     def __init__(self, napari_viewer) -> None:
         super().__init__()
+        tabify_our_docks(self)
         self.viewer = napari_viewer
         self.worker = None
         self.list_worker = None

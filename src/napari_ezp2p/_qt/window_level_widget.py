@@ -30,6 +30,8 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from .dock_tabs import tabify_our_docks
+
 #: Film presets as (centre, width) in fractions of the layer's data range. For a 12-bit
 #: scan (0..4095) "Film: normal" is centre 2048, width 3276.
 FILM_PRESETS: dict[str, tuple[float, float]] = {
@@ -201,6 +203,7 @@ class WindowLevelWidget(QWidget):
 
     def __init__(self, napari_viewer) -> None:
         super().__init__()
+        tabify_our_docks(self)
         self.viewer = napari_viewer
         self.layer: Image | None = None
         self.span = (0.0, 1.0)
