@@ -26,7 +26,10 @@ def content_of(widget):
 
 
 @pytest.mark.parametrize("first", ["Window/Level", "Study", "Outbox"])
-def test_all_docks_open_at_1280x800_each_usable(home, make_napari_viewer, qtbot, first):
+def test_all_docks_open_at_1280x800_each_usable(
+    home, make_napari_viewer, qtbot, first, sane_test_backend
+):
+    # sane_test_backend: the Capture dock lists scanners, so SANE starts with its config
     viewer = make_napari_viewer(show=True)
     main = viewer.window._qt_window
     main.resize(1280, 800)
