@@ -4,9 +4,12 @@ process has the outbox open."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
+
+import pytest
 
 from napari_ezp2p.outbox import Outbox
 from napari_ezp2p.outbox.files import WRITERS_DIR, Cleaned
@@ -52,3 +55,70 @@ def test_files_written_since_the_outbox_was_opened_stay(tmp_path):
         written = outbox.write(make_datasets(1)[0])  # its row is not in yet
         assert outbox.clean_orphans() == Cleaned()
         assert written.path.exists()
+
+
+#: Queues the DICOM files of the folder argv[2] into the outbox argv[1] four at a time
+#: (copied side by side, then their rows in one transaction), saying "open" first; with
+#: argv[3] == "self", kills itself once the second batch is written, before its rows;
+#: else waits to be killed once done.
+_QUEUER = """
+import os, signal, sys, time
+from pathlib import Path
+from napari_ezp2p.net.destination import Destination
+from napari_ezp2p.outbox import Outbox
+
+sources = sorted(Path(sys.argv[2]).iterdir())
+outbox = Outbox(sys.argv[1])
+print("open", flush=True)
+for start in range(0, len(sources), 4):
+    written = [outbox.write(path) for path in sources[start : start + 4]]
+    if sys.argv[3] == "self" and start == 4:
+        os.kill(os.getpid(), signal.SIGKILL)
+    outbox.insert(written, [Destination("pacs", "PACS", "127.0.0.1", 11112)])
+time.sleep(60)
+"""
+
+
+def _big_dicom_files(folder, count: int) -> dict[str, bytes]:
+    """``count`` DICOM files of 4 MB (copies that take a while): their bytes by UID."""
+    folder.mkdir()
+    found = {}
+    for number, ds in enumerate(make_datasets(count), start=1):
+        ds.Rows = ds.Columns = 2048
+        ds.PixelData = bytes([number]) * (2048 * 2048)
+        ds.save_as(folder / f"{number:02d}.dcm", enforce_file_format=True)
+        found[str(ds.SOPInstanceUID)] = (folder / f"{number:02d}.dcm").read_bytes()
+    return found
+
+
+@pytest.mark.parametrize("when", ["self", 0.0, 0.05, 0.2])
+def test_a_process_killed_while_copying_leaves_no_row_without_its_whole_file(tmp_path, when):
+    """SIGKILL between the copies and their rows' commit ("self": right after the second
+    batch's copies started), or at some moment of the queueing: every row has its file,
+    whole; what has no row goes at once."""
+    sources = _big_dicom_files(tmp_path / "in", 12)
+    box = tmp_path / "box"
+    child = subprocess.Popen(
+        [sys.executable, "-c", _QUEUER, str(box), str(tmp_path / "in"), str(when)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout.readline() == "open\n"
+        if when != "self":
+            time.sleep(when)
+            child.send_signal(signal.SIGKILL)
+        assert child.wait(60) == -signal.SIGKILL
+    finally:
+        child.kill()
+        child.stdout.close()
+    with Outbox(box) as outbox:
+        entries = outbox.list()
+        if when == "self":
+            assert len(entries) == 4, "the first batch's rows, not the second's"
+        for entry in entries:
+            assert entry.path.read_bytes() == sources[entry.sop_instance_uid]
+        cleaned = outbox.clean_orphans()
+        assert cleaned.writers_gone == 1
+        left = sorted(path.name for path in (box / "instances").iterdir())
+        assert left == sorted(entry.path.name for entry in entries)

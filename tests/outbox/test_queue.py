@@ -291,6 +291,7 @@ def test_write_then_insert_in_batches(tmp_path):
         source = tmp_path / "in.dcm"
         make_datasets(5)[4].save_as(source, enforce_file_format=True)
         again = outbox.write(source)
+        outbox.copies.finish(again.path)  # copied in the background: there once it ends
         again.path.unlink()
         (entry_id,) = outbox.insert([again], [PACS])
         assert outbox.get(entry_id).path.read_bytes() == source.read_bytes()

@@ -5,20 +5,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydicom import Dataset, dcmwrite
 
 from .files import atomic_file, cut_to_fit, longest_name
-from .image import SourceImage
-from .metadata import Metadata
-from .sc import build_sc, complete_metadata
-from .transfer import TransferSyntax
+
+if TYPE_CHECKING:  # write_atomically alone (the outbox's) needs none of the encoders
+    from .image import SourceImage
+    from .metadata import Metadata
+    from .transfer import TransferSyntax
 
 
 def convert_images(
     images: Sequence[SourceImage], meta: Metadata, ts: TransferSyntax, now: datetime | None = None
 ) -> list[Dataset]:
     """One Secondary Capture object per image, all in one series of one study."""
+    from .sc import build_sc, complete_metadata
+
     now = now or datetime.now()
     meta = complete_metadata(meta, now)
     return [

@@ -11,7 +11,6 @@ re-pad odd-length fragments). A conforming file is copied whole.
 from __future__ import annotations
 
 import os
-import shutil
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from pydicom.filewriter import write_file_meta_info
 from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from .errors import Ezp2pError
+from .filecopy import copy_rest
 from .files import atomic_file
 
 #: What pydicom raises on a malformed file: its decoders have no one error for that.
@@ -140,7 +140,7 @@ def write_copy(dicom: DicomFile, path: Path) -> Path:
             out.write((dicom.header.preamble or _PREAMBLE) + b"DICM")
             write_file_meta_info(DicomFileLike(out), FileMetaDataset(dicom.header.file_meta))
             source.seek(dicom.offset)
-        shutil.copyfileobj(source, out, _COPY_BUFFER)
+        copy_rest(source, out)
     return path
 
 

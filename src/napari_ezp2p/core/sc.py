@@ -34,7 +34,6 @@ from .metadata import (
     patient_age,
     set_specific_character_set,
 )
-from .pixels import set_pixel_data
 from .request import check_request, set_request_attributes
 from .transfer import TransferSyntax
 
@@ -161,6 +160,8 @@ def build_sc(
             "NominalScannedPixelSpacing: a multi-frame film scan (Conversion Type DF) needs "
             "the scan resolution; give the pixel spacing, or another conversion type"
         )
+    from .pixels import set_pixel_data  # the encoders: not for who only completes metadata
+
     set_pixel_data(ds, image, ts, multiframe=multiframe, on_frame=on_frame)
     _set_grey_presentation(ds, image, meta, multiframe)
     if multiframe:

@@ -16,19 +16,11 @@ from pathlib import Path
 
 from pydicom import Dataset
 
-from ..capture.clip import read_video
-from ..capture.pdf import is_pdf_file, read_pdf
-from ..capture.video import is_video_file
 from ..core.errors import Ezp2pError
 from ..core.files import is_dicom_file
 from ..core.image import SourceImage
-from ..core.imageio import SUFFIXES as IMAGE_SUFFIXES
-from ..core.imageio import is_supported_image, read_image
 from ..core.metadata import Metadata
 from ..core.part10 import DicomFile, NotDicomError, read_dicom_file
-from ..core.pdf import build_encapsulated_pdf
-from ..core.pixels import jpeg_syntax_as_it_is
-from ..core.sc import build_sc
 from ..core.transfer import TransferSyntax, transfer_syntax
 from ..net.destination import Destination
 
@@ -90,6 +82,8 @@ class SyntaxChoice:
 
     def for_image(self, image: SourceImage) -> TransferSyntax:
         """The syntax ``image`` is encoded in."""
+        from ..core.pixels import jpeg_syntax_as_it_is
+
         if self.asked is not None:
             return self.asked
         return jpeg_syntax_as_it_is(image) or self.preferred or transfer_syntax(PLAIN_SYNTAX)
@@ -109,6 +103,14 @@ def object_for_file(
     it is (its header comes back). Ezp2pError says why a file is none of these."""
     if is_dicom_file(path):
         return read_dicom_file(path)
+    # A DICOM file goes as it is: what reads and encodes the others is imported for them.
+    from ..capture.clip import read_video
+    from ..capture.pdf import is_pdf_file, read_pdf
+    from ..capture.video import is_video_file
+    from ..core.imageio import SUFFIXES as IMAGE_SUFFIXES
+    from ..core.imageio import is_supported_image, read_image
+    from ..core.pdf import build_encapsulated_pdf
+
     if is_pdf_file(path):
         return build_encapsulated_pdf(
             read_pdf(path), meta, document_title=path.stem, now=now, instance_number=number
@@ -137,5 +139,7 @@ def object_for_image(
 ) -> Dataset:
     """The Secondary Capture object of ``image``, in the syntax ``syntax`` gives it
     (``on_frame(frames encoded, frames)`` follows the encoding)."""
+    from ..core.sc import build_sc
+
     ts = syntax.for_image(image)
     return build_sc(image, meta, ts, instance_number=number, now=now, on_frame=on_frame)

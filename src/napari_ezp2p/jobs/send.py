@@ -71,7 +71,8 @@ def queue(
 
     Each object is encoded once (one SOP Instance UID for every destination), in the
     syntax ``syntax`` chooses, and its file written to the outbox before the next item
-    is read (memory holds one object). The rows go in together, one transaction per
+    is read (memory holds one object; a DICOM file's copy goes on meanwhile, see
+    :mod:`~napari_ezp2p.outbox.writing`). The rows go in together, one transaction per
     ``QUEUE_BATCH`` objects or ``QUEUE_BATCH_SECONDS``, and for the rest before
     returning, even when interrupted. An item that cannot be read or encoded is a
     failed row per destination; the others still go.
@@ -99,6 +100,17 @@ def queue(
         )
 
     def commit() -> None:
+        """The rows of the batch's objects whose files are whole; a failed copy fails its
+        item alone (an error that is no Ezp2pError is raised once the others are in)."""
+        errors = outbox.copies.settle([written.path for _, _, written in batch])
+        for (label, _, written), error in zip(batch, errors, strict=True):
+            if isinstance(error, Ezp2pError):
+                failed(label, str(error))
+                uid = written.sop_instance_uid  # it replaced no earlier item's file
+                for key in [key for key, by in replaced.items() if (by, key[1]) == (label, uid)]:
+                    del replaced[key]
+        batch[:] = [entry for entry, error in zip(batch, errors, strict=True) if error is None]
+        unexpected = [error for error in errors if error and not isinstance(error, Ezp2pError)]
         try:
             ids = iter(outbox.insert([written for _, _, written in batch], destinations))
         except Ezp2pError as error:
@@ -113,6 +125,8 @@ def queue(
                 report.passed_through += passed
                 report.converted += not passed
         batch.clear()
+        if unexpected:
+            raise unexpected[0]
 
     try:
         for number, item in enumerate(items, start=1):

@@ -13,7 +13,6 @@ from pydicom.uid import UID
 from ..core.errors import ConversionError, Ezp2pError
 from ..core.image import SourceImage
 from ..core.lossy import copy_history_decoded
-from ..core.pixels import set_pixel_data
 from ..core.transfer import transfer_syntax
 
 
@@ -53,6 +52,8 @@ def transcode(ds: Dataset, target: UID | str) -> Dataset:
         if element.tag != 0x7FE00010:
             out.add(copy.deepcopy(element))
     out.file_meta = copy.deepcopy(ds.file_meta)
+    from ..core.pixels import set_pixel_data  # the encoders, only when a file is transcoded
+
     try:
         with _decoding(ds):
             image = _source_image(ds)

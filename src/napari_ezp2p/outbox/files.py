@@ -17,7 +17,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Set
+from collections.abc import Callable, Set
 from contextlib import suppress
 from dataclasses import dataclass
 from io import BytesIO
@@ -80,8 +80,15 @@ def header_of(source: Dataset | DicomFile) -> Dataset:
     return source if isinstance(source, Dataset) else source.header
 
 
-def write_file(source: Dataset | DicomFile, instances: Path, *, replace: bool = False) -> Written:
-    """Put one object's Part 10 file in the folder ``instances``.
+def write_file(
+    source: Dataset | DicomFile,
+    instances: Path,
+    *,
+    replace: bool = False,
+    write: Callable[[Dataset | DicomFile, Path], None] | None = None,
+) -> Written:
+    """Put one object's Part 10 file in the folder ``instances``, by ``write(source,
+    path)`` (:func:`write_instance` unless given).
 
     When the instance's file is there already, nothing is written for the same object
     (the same data set, byte for byte, in the same syntax); another object raises
@@ -100,7 +107,7 @@ def write_file(source: Dataset | DicomFile, instances: Path, *, replace: bool = 
             "to replace it (ezp2p send --replace)"
         )
     if replaced or not path.exists():
-        write_instance(source, path)
+        (write or write_instance)(source, path)
     return Written(
         uid,
         str(ds.get("SOPClassUID", "")),

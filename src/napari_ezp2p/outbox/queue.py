@@ -77,9 +77,9 @@ from .files import (
     remove_files,
     restore_file,
     sync_folder,
-    write_file,
 )
 from .owners import new_owner, owner_gone
+from .writing import ConcurrentCopies
 
 INSTANCES_DIR = "instances"
 
@@ -123,6 +123,7 @@ class Outbox:
         self.instances = self.folder / INSTANCES_DIR
         self.stale_after = stale_after
         self._lock = threading.RLock()
+        self.copies = ConcurrentCopies()  # of DICOM files, waited for before their rows
         try:
             self.instances.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -157,6 +158,7 @@ class Outbox:
         return Entry(*values)
 
     def close(self) -> None:
+        self.copies.close()
         with self._lock:
             self._db.close()
         with suppress(OSError):
@@ -199,20 +201,20 @@ class Outbox:
     def write(self, obj: Source, *, replace: bool = False) -> Written:
         """Put one object's Part 10 file in the outbox (atomically, fsynced), no row yet.
 
-        A DICOM file goes with its data set's bytes unchanged (only its header read),
-        a dataset is written by ``write_atomically``. Nothing is written when the
+        A DICOM file goes with its data set's bytes unchanged (only its header read;
+        copied in the background: :mod:`.writing`, waited for by :meth:`insert`), a
+        dataset is written by ``write_atomically``. Nothing is written when the
         instance's file holds this object already; another object under its SOP
         Instance UID raises InstanceConflict, unless ``replace``: then its file takes
         that one's place and :meth:`insert` queues the instance again for every
         destination it has (refused while it is being sent). Pass the result to
         :meth:`insert`: until then the file is an orphan that :meth:`recover` deletes
-        after ``ORPHAN_GRACE``.
-        """
+        after ``ORPHAN_GRACE``."""
         source = read_source(obj)
         uid = str(header_of(source).get("SOPInstanceUID", ""))
         if replace and self._select("sop_instance_uid = ? AND state = ?", (uid, SENDING)):
             raise OutboxError(f"{uid} is being sent: replace it once that is done")
-        return write_file(source, self.instances, replace=replace)
+        return self.copies.write(source, self.instances, replace=replace)
 
     def insert(
         self,
@@ -235,6 +237,7 @@ class Outbox:
         destinations: Sequence[Destination],
         stamp: float,
     ) -> list[int]:
+        self.copies.done([item.path for _, item in written])  # each file is whole, fsynced
         sync_folder(self.instances)  # the files' names are durable before their rows
         ids: list[int] = []
         with self._write() as db:
