@@ -122,8 +122,7 @@ def _scanned(
     import_sane()  # a missing python-sane is said here, not by the child
     reader = _Reader(device, progress, cancel)
     reader.check_cancel()
-    child = _Child(device, dataclasses.replace(settings, options=dict(settings.options or {})))
-    child.start(pages, feeder)
+    child = _Child(device, settings, pages, feeder)
     try:
         spacing = reader.ready(child)
         count = 0
@@ -153,19 +152,22 @@ class _FeederEmpty(Exception):
 class _Child:
     """The process a scan session runs in (:mod:`.scan_child`), and our end of its pipe."""
 
-    def __init__(self, device: str, settings: ScanSettings) -> None:
+    def __init__(
+        self, device: str, settings: ScanSettings, pages: int | None, feeder: bool
+    ) -> None:
         self.device = device
-        self.settings = settings
-        self.conn, self._child_conn = _SPAWN.Pipe()
-        self.process: multiprocessing.process.BaseProcess | None = None
-
-    def start(self, pages: int | None, feeder: bool) -> None:
-        args = (self._child_conn, self.device, self.settings, pages, feeder)
+        self.conn, child_conn = _SPAWN.Pipe()
+        picklable = dataclasses.replace(settings, options=dict(settings.options or {}))
         self.process = _SPAWN.Process(
-            target=scan_child.run, args=args, name=f"scan {self.device}", daemon=True
+            target=scan_child.run,
+            args=(child_conn, device, picklable, pages, feeder),
+            name=f"scan {device}",
+            daemon=True,
         )
-        self.process.start()
-        self._child_conn.close()  # the child's end lives in the child only
+        try:
+            self.process.start()
+        finally:
+            child_conn.close()  # the child's end lives in the child only
 
     def receive(self, timeout: float) -> tuple:
         """The child's next message; a silent or vanished child is a ScannerError."""
@@ -196,8 +198,9 @@ class _Child:
             process.join(1.0)
         if process.exitcode is None:
             process.kill()
-            process.join()
-        process.close()
+            process.join(EXIT_GRACE_S)  # longer only while the kernel holds it (a driver)
+        if process.exitcode is not None:
+            process.close()
 
 
 class _Reader:
