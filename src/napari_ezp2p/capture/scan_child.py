@@ -2,10 +2,10 @@
 :mod:`~napari_ezp2p.capture.scanning`, never imported for its own sake).
 
 libsane reads each image in a reader thread that it kills with ``pthread_cancel``
-(asynchronous cancellation) when the scan is cancelled, closed or started again; killed
-inside ``malloc``/``free`` it leaves the allocator's lock held and the next allocation
-waits forever. Scanning in a child process keeps that from ever holding the caller: the
-parent kills a child that hangs.
+(asynchronous cancellation) when the scan is cancelled, closed or started again, or (the
+test backend) at the end of the read; killed inside ``malloc``/``free`` it leaves the
+allocator's lock held and the next allocation waits forever. Scanning in a child process
+keeps that from ever holding the caller: the parent kills a child that hangs.
 
 The conversation over ``conn`` (messages are tuples, their kind first):
 
@@ -23,14 +23,21 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from contextlib import suppress
 from multiprocessing.connection import Connection
 
 from .scanner import ScannerError, ScanSettings, opened, sane_session, set_up
 
-#: Test seam: when this environment variable is set, the child blocks forever after
-#: sending each page, as a child stuck in libsane's cleanup does.
-HANG_AFTER_PAGE = "EZP2P_SCAN_TEST_HANG_AFTER_PAGE"
+#: Test seam: this environment variable set to "after-page" makes the child block for
+#: ever after sending each page, as a child stuck in libsane's cleanup does; set to
+#: "after-last-line", once it has told the last line, as one stuck in the read's end.
+HANG = "EZP2P_SCAN_TEST_HANG"
+
+#: How long the child waits after the last line before python-sane's final read, which
+#: makes the backend cancel its reader thread: long enough for that thread to leave the
+#: ``free()`` after its last write, where a cancel deadlocks libsane (module text).
+READER_SETTLE_S = 0.05
 
 #: What python-sane's error says when the feeder has no more pages (SANE_STATUS_NO_DOCS);
 #: python-sane's own ``multi_scan`` ends on the same text.
@@ -73,8 +80,12 @@ def _session(
                 return
             conn.send(("page", *_read(conn, dev, device)))
             count += 1
-            if os.environ.get(HANG_AFTER_PAGE):
-                threading.Event().wait()
+            _hang_if_asked("after-page")
+
+
+def _hang_if_asked(where: str) -> None:
+    if os.environ.get(HANG) == where:
+        threading.Event().wait()
 
 
 def _told(conn: Connection) -> tuple:
@@ -126,6 +137,9 @@ class _LineWatch:
                 self.cancelled = True  # the parent sends nothing but a cancel meanwhile
             else:
                 self.conn.send(("line", line, lines))
+                if line >= lines:
+                    _hang_if_asked("after-last-line")
+                    time.sleep(READER_SETTLE_S)
         except BaseException:  # noqa: BLE001 - the parent is gone: stop
             self.cancelled = True
         if self.cancelled:

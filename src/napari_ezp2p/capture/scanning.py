@@ -9,10 +9,10 @@ read (it kills its reader thread with ``pthread_cancel``, which may leave the al
 locked), and a hung child is killed instead of holding the caller. Each page is handed
 over as soon as it is read; once the session has given what it has to give, the child
 gets :data:`EXIT_GRACE_S` seconds to exit before it is killed, and a child that sends
-nothing for :data:`NO_DATA_TIMEOUT_S` seconds while a page is expected (or for
-:data:`START_TIMEOUT_S` while it starts) is killed and the scan fails ("stopped
-responding"). A program calling these from its main script
-must guard the script with ``if __name__ == "__main__":``, as for any "spawn" process.
+nothing for :data:`NO_DATA_TIMEOUT_S` seconds while a page is expected (for
+:data:`START_TIMEOUT_S` while it starts, :data:`FINISH_TIMEOUT_S` after the last line)
+is killed and the scan fails ("stopped responding"). A program calling these from its
+main script must guard it with ``if __name__ == "__main__":``, as for any "spawn" process.
 
 Cancellation and progress: python-sane reads the image in one call that reads line by
 line and calls a callback after each line; the child tells each line to this process.
@@ -104,6 +104,9 @@ NO_DATA_TIMEOUT_S = 180.0
 #: The same for starting: the child's interpreter, SANE (network backends look for their
 #: scanners), opening and setting up the device.
 START_TIMEOUT_S = 180.0
+#: The same once the child has told the page's last line: only the end of the read is
+#: left, where libsane can deadlock.
+FINISH_TIMEOUT_S = 10.0
 #: How long a child that has said all it had to say may take to exit before it is killed.
 EXIT_GRACE_S = 3.0
 
@@ -218,6 +221,7 @@ class _Reader:
         self.cancelled = False
         self.held: BaseException | None = None
         self.last_reported = -1.0
+        self.last_line_told = False
 
     def check_cancel(self) -> None:
         if self.cancel is not None and self.cancel():
@@ -238,8 +242,11 @@ class _Reader:
         return rest[0]
 
     def read(self, child: _Child) -> np.ndarray:
+        self.last_line_told = False
         while True:
-            kind, *rest = child.receive(NO_DATA_TIMEOUT_S)
+            kind, *rest = child.receive(
+                FINISH_TIMEOUT_S if self.last_line_told else NO_DATA_TIMEOUT_S
+            )
             if kind == "line":
                 self._on_line(child, *rest)
                 continue
@@ -254,6 +261,7 @@ class _Reader:
             raise ScannerError(rest[0])  # "error"
 
     def _on_line(self, child: _Child, line: int, lines: int) -> None:
+        self.last_line_told = line >= lines
         if self.cancelled or self.held is not None:
             return  # the child has been told to cancel
         try:
