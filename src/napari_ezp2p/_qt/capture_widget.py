@@ -41,7 +41,7 @@ from qtpy.QtWidgets import (
 
 from .._napari.progress import Unnested
 from ..capture.devices import VideoDevice, list_video_devices
-from ..capture.scanner import ScannerInfo, keep_sigpipe_as_python_set, list_scanners
+from ..capture.scanner import ScannerInfo, list_scanners
 from ..capture.video import VIDEO_SUFFIXES
 from ..jobs.outcome import Outcome, attempt
 from .dock_tabs import tabify_our_docks
@@ -283,7 +283,6 @@ class CaptureWidget(QWidget):
                 bar.update(done - bar.n)
 
     def _on_finished(self) -> None:
-        keep_sigpipe_as_python_set()  # a scan in the worker may have reset it
         if self._progress is not None:
             self._progress.close()
             self._progress = None

@@ -8,13 +8,13 @@ use is running any more; nested and concurrent uses share one initialisation. Re
 images is :mod:`~napari_ezp2p.capture.scanning`'s work.
 
 Note that libsane reads ``SANE_CONFIG_DIR`` once per process (the first ``sane.init()``)
-and keeps the backend list it found: changing the variable later has no effect.
+and keeps the backend list it found: changing the variable later has no effect here (a
+scan's child process, started with the environment of the moment, reads it anew).
 """
 
 from __future__ import annotations
 
 import math
-import signal
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -84,7 +84,8 @@ class ScannerOptions:
         return any(abs(dpi - r) < 1e-6 for r in self.resolutions)
 
 
-def _import_sane() -> ModuleType:
+def import_sane() -> ModuleType:
+    """The ``sane`` module (python-sane), its absence a ScannerError."""
     try:
         import sane
     except ImportError as exc:  # python-sane missing, or libsane not loadable
@@ -104,7 +105,7 @@ def sane_session() -> Iterator[ModuleType]:
     calls ``sane.exit()``.
     """
     global _users
-    sane = _import_sane()
+    sane = import_sane()
     with _lock:
         if _users == 0:
             try:
@@ -119,21 +120,6 @@ def sane_session() -> Iterator[ModuleType]:
             _users -= 1
             if _users == 0:
                 sane.exit()
-        keep_sigpipe_as_python_set()
-
-
-def keep_sigpipe_as_python_set() -> None:
-    """Put SIGPIPE back as Python set it (ignored), when called from the main thread.
-
-    Once they have scanned, SANE backends can leave SIGPIPE at its default action (SANE's
-    test backend does): the next write to a socket its peer has closed would then kill
-    the whole process, napari with it, instead of raising BrokenPipeError. Python keeps
-    its own record of the disposition; applying it again undoes what the backend did.
-    Only the main thread may set a signal's handler: elsewhere this does nothing (the
-    Capture dock calls it when a scan ends).
-    """
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGPIPE, signal.getsignal(signal.SIGPIPE))
 
 
 def list_scanners() -> list[ScannerInfo]:
