@@ -1,0 +1,159 @@
+"""Encoding on every core: the objects of a job made in worker processes, in order.
+
+A compressed syntax (JPEG-LS, JPEG 2000, RLE) costs seconds of CPU per film scan, and some
+encoders (pylibjpeg-rle) hold the GIL for a whole frame. :class:`EncodingPool` makes each
+object in a worker process, so that a batch scales with the cores and a GUI's event loop
+never waits on an encoder. Its workers are started with "spawn" (a threaded process is
+never forked), in a context of the pool's own: the process-wide start method is left alone
+(CPython's spawn reads it, which settles an unset one on the platform's default). As with
+any spawn, a script that runs a job needs the ``if __name__ == "__main__":`` guard.
+
+What a call raises comes back with its future; ``on_frame(frames encoded, frames)`` is
+relayed from the worker, on a thread of the pool's. :class:`InProcess` has the same face
+and makes each object at once, where a pool would cost more than it saves (nothing to
+compress).
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from functools import partial
+from typing import Any, TypeVar
+
+import psutil
+
+#: What one worker may hold at once: a film scan decoded, its encoding and their copies.
+WORKER_MEMORY = 1 << 30
+#: ``on_frame(frames encoded, frames)``.
+OnFrame = Callable[[int, int], None]
+T = TypeVar("T")
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def worker_count() -> int:
+    """One worker per core, as many as the available memory holds (at least one)."""
+    by_memory = psutil.virtual_memory().available // WORKER_MEMORY
+    return max(1, min(cores(), by_memory))
+
+
+class InProcess:
+    """Makes each object at once, in the calling thread: :class:`EncodingPool`'s face."""
+
+    workers = 0
+
+    def submit(self, func: Callable[..., T], *args: Any, on_frame: OnFrame | None = None):
+        try:
+            result = func(*args, on_frame=on_frame)
+        except Exception as error:  # noqa: BLE001 - handed over with the future, like a pool's
+            return failed_future(error)
+        future: Future = Future()
+        future.set_result(result)
+        return future
+
+    def __enter__(self) -> InProcess:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        pass
+
+
+class EncodingPool:
+    """``workers`` processes (default :func:`worker_count`) making objects: use it as a
+    context manager; :meth:`submit` takes a function that accepts ``on_frame=``."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or worker_count()
+        context = multiprocessing.get_context("spawn")
+        self._frames = context.SimpleQueue()  # (task, frames encoded, frames) from workers
+        self._listeners: dict[int, OnFrame] = {}
+        self._tasks = itertools.count()
+        self._executor = ProcessPoolExecutor(
+            self.workers, mp_context=context, initializer=_keep_queue, initargs=(self._frames,)
+        )
+        self._relay = threading.Thread(target=self._relay_frames, daemon=True)
+        self._relay.start()
+
+    def submit(self, func: Callable[..., T], *args: Any, on_frame: OnFrame | None = None):
+        """``func(*args, on_frame=...)`` in a worker: its future."""
+        task = next(self._tasks)
+        if on_frame is not None:
+            self._listeners[task] = on_frame
+        return self._executor.submit(_run, task, on_frame is not None, func, *args)
+
+    def _relay_frames(self) -> None:
+        while (told := self._frames.get()) is not None:
+            task, done, total = told
+            listener = self._listeners.get(task)
+            if listener is not None:
+                if done == total:
+                    del self._listeners[task]
+                listener(done, total)
+
+    def close(self) -> None:
+        """Wait for the calls submitted, then stop the workers and the relay."""
+        self._executor.shutdown()
+        self._frames.put(None)
+        self._relay.join()
+        self._frames.close()
+
+    def __enter__(self) -> EncodingPool:
+        return self
+
+    def __exit__(self, kind: object, *exc_info: object) -> None:
+        if kind is not None:  # interrupted or failed: what has not started never will
+            self._executor.shutdown(cancel_futures=True)
+        self.close()
+
+
+def failed_future(error: BaseException) -> Future:
+    """A future that raises ``error``: a call that failed before it could be submitted."""
+    future: Future = Future()
+    future.set_exception(error)
+    return future
+
+
+def pool_for(compressed: bool, workers: int | None = None) -> EncodingPool | InProcess:
+    """An :class:`EncodingPool` of ``workers`` for a job that compresses, else
+    :class:`InProcess` (a native encoding is a copy: shipping it costs more)."""
+    return EncodingPool(workers) if compressed else InProcess()
+
+
+def in_order(pool: EncodingPool | InProcess, calls: Iterable[Callable[[], T]]) -> Iterator[T]:
+    """What each of ``calls`` returns (each submits to ``pool``), in order, calling as many
+    ahead as the pool has workers, so that they stay busy while the caller handles each."""
+    pending: deque[T] = deque()
+    for call in calls:
+        pending.append(call())
+        if len(pending) > pool.workers:
+            yield pending.popleft()
+    while pending:
+        yield pending.popleft()
+
+
+_frames_queue = None  # a worker's end of its pool's frame queue
+
+
+def _keep_queue(frames) -> None:
+    global _frames_queue
+    _frames_queue = frames
+
+
+def _tell(task: int, done: int, total: int) -> None:
+    _frames_queue.put((task, done, total))
+
+
+def _run(task: int, told: bool, func: Callable[..., T], *args: Any) -> T:
+    return func(*args, on_frame=partial(_tell, task) if told else None)
