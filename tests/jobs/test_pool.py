@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import tempfile
 from collections import namedtuple
 from datetime import datetime
 
@@ -115,3 +116,31 @@ def test_a_batch_is_converted_in_order_bit_identical_one_bad_file_alone(tmp_path
         here.file_meta = FileMetaDataset()
         set_pixel_data(here, read_image(path), transfer_syntax(key))
         assert ds.PixelData == here.PixelData  # made in a worker, the same bytes
+
+
+def test_an_image_in_memory_goes_to_its_worker_through_a_file_deleted_after(tmp_path, monkeypatch):
+    from napari_ezp2p.core.image import SourceImage
+    from napari_ezp2p.core.sc import complete_metadata
+    from napari_ezp2p.jobs.inputs import object_for_image
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    rng = np.random.default_rng(8)
+    image = SourceImage(rng.integers(0, 4096, (1, 1600, 1400, 1), dtype=np.uint16), 12)
+    assert image.nbytes >= pool.SPILL_ABOVE
+    now = datetime(2026, 1, 2, 3, 4, 5)
+    with EncodingPool(1) as workers:
+        future = workers.submit(
+            object_for_image,
+            image,
+            complete_metadata(Metadata(), now),
+            SyntaxChoice.of("rle"),
+            1,
+            now,
+        )
+        assert list(tmp_path.glob("ezp2p-pixels-*"))  # the pixels wait in a file
+        made = future.result()
+    assert not list(tmp_path.glob("ezp2p-pixels-*"))
+    here = Dataset()
+    here.file_meta = FileMetaDataset()
+    set_pixel_data(here, image, transfer_syntax("rle"))
+    assert made.PixelData == here.PixelData

@@ -8,28 +8,38 @@ never forked), in a context of the pool's own: the process-wide start method is 
 (CPython's spawn reads it, which settles an unset one on the platform's default). As with
 any spawn, a script that runs a job needs the ``if __name__ == "__main__":`` guard.
 
-What a call raises comes back with its future; ``on_frame(frames encoded, frames)`` is
-relayed from the worker, on a thread of the pool's. :class:`InProcess` has the same face
+An image in memory goes to its worker through a temporary file, deleted when its call is
+done (pickled, its pixels would hold the GIL). What a call raises comes back with its
+future; ``on_frame(frames encoded, frames)`` is relayed from the worker, on a thread of
+the pool's. :class:`InProcess` has the same face
 and makes each object at once, where a pool would cost more than it saves (nothing to
 compress).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import multiprocessing
 import os
+import tempfile
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import psutil
+
+from ..core.image import DeferredPixels, SourceImage
 
 #: What one worker may hold at once: a film scan decoded, its encoding and their copies.
 WORKER_MEMORY = 1 << 30
+#: Images in memory of this many bytes or more go to a worker through a temporary file.
+SPILL_ABOVE = 4 << 20
 #: ``on_frame(frames encoded, frames)``.
 OnFrame = Callable[[int, int], None]
 T = TypeVar("T")
@@ -91,7 +101,11 @@ class EncodingPool:
         task = next(self._tasks)
         if on_frame is not None:
             self._listeners[task] = on_frame
-        return self._executor.submit(_run, task, on_frame is not None, func, *args)
+        spilled: list[Path] = []
+        args = tuple(_spilled(arg, spilled) for arg in args)
+        future = self._executor.submit(_run, task, on_frame is not None, func, *args)
+        future.add_done_callback(lambda _: [path.unlink(missing_ok=True) for path in spilled])
+        return future
 
     def _relay_frames(self) -> None:
         while (told := self._frames.get()) is not None:
@@ -141,6 +155,30 @@ def in_order(pool: EncodingPool | InProcess, calls: Iterable[Callable[[], T]]) -
             yield pending.popleft()
     while pending:
         yield pending.popleft()
+
+
+def _spilled(arg: T, spilled: list[Path]) -> T:
+    """``arg``, or for an image in memory of ``SPILL_ABOVE`` bytes or more, the same image
+    reading its pixels from a temporary file (added to ``spilled``): pickling them would
+    hold the GIL (a third of a second for 128 MB), writing a file does not. Where the
+    file cannot be written, ``arg`` itself."""
+    if not isinstance(arg, SourceImage) or not isinstance(arg.data, np.ndarray):
+        return arg
+    if arg.nbytes < SPILL_ABOVE:
+        return arg
+    handle, name = tempfile.mkstemp(prefix="ezp2p-pixels-")
+    spilled.append(Path(name))
+    try:
+        with open(handle, "wb") as file:
+            file.write(memoryview(np.ascontiguousarray(arg.data)).cast("B"))
+    except OSError:  # no room for it: pickled after all
+        return arg
+    read = partial(_read_pixels, name, arg.shape, arg.dtype.str)
+    return dataclasses.replace(arg, data=DeferredPixels(arg.shape, arg.dtype, read))
+
+
+def _read_pixels(name: str, shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    return np.fromfile(name, dtype=dtype).reshape(shape)
 
 
 _frames_queue = None  # a worker's end of its pool's frame queue
