@@ -8,6 +8,7 @@ import os
 import tempfile
 from collections import namedtuple
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -118,14 +119,16 @@ def test_a_batch_is_converted_in_order_bit_identical_one_bad_file_alone(tmp_path
         assert ds.PixelData == here.PixelData  # made in a worker, the same bytes
 
 
-def test_an_image_in_memory_goes_to_its_worker_through_a_file_deleted_after(tmp_path, monkeypatch):
+def test_an_image_and_its_object_go_through_files_deleted_after(tmp_path, monkeypatch):
     from napari_ezp2p.core.image import SourceImage
     from napari_ezp2p.core.sc import complete_metadata
     from napari_ezp2p.jobs.inputs import object_for_image
 
+    returned = Path(tempfile.gettempdir())  # where the worker leaves the object's bytes
+    before = set(returned.glob("ezp2p-object-*"))
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     rng = np.random.default_rng(8)
-    image = SourceImage(rng.integers(0, 4096, (1, 1600, 1400, 1), dtype=np.uint16), 12)
+    image = SourceImage(rng.integers(0, 4096, (1, 2000, 1600, 1), dtype=np.uint16), 12)
     assert image.nbytes >= pool.SPILL_ABOVE
     now = datetime(2026, 1, 2, 3, 4, 5)
     with EncodingPool(1) as workers:
@@ -140,7 +143,9 @@ def test_an_image_in_memory_goes_to_its_worker_through_a_file_deleted_after(tmp_
         assert list(tmp_path.glob("ezp2p-pixels-*"))  # the pixels wait in a file
         made = future.result()
     assert not list(tmp_path.glob("ezp2p-pixels-*"))
+    assert set(returned.glob("ezp2p-object-*")) <= before  # read back, then deleted
     here = Dataset()
     here.file_meta = FileMetaDataset()
     set_pixel_data(here, image, transfer_syntax("rle"))
+    assert len(made.PixelData) >= pool.SPILL_ABOVE  # so it came back through a file
     assert made.PixelData == here.PixelData

@@ -9,7 +9,8 @@ never forked), in a context of the pool's own: the process-wide start method is 
 any spawn, a script that runs a job needs the ``if __name__ == "__main__":`` guard.
 
 An image in memory goes to its worker through a temporary file, deleted when its call is
-done (pickled, its pixels would hold the GIL). What a call raises comes back with its
+done, and the Pixel Data of the object made comes back through another (pickled, their
+bytes would hold the GIL). What a call raises comes back with its
 future; ``on_frame(frames encoded, frames)`` is relayed from the worker, on a thread of
 the pool's. :class:`InProcess` has the same face
 and makes each object at once, where a pool would cost more than it saves (nothing to
@@ -33,6 +34,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import psutil
+from pydicom import Dataset
 
 from ..core.image import DeferredPixels, SourceImage
 
@@ -103,9 +105,20 @@ class EncodingPool:
             self._listeners[task] = on_frame
         spilled: list[Path] = []
         args = tuple(_spilled(arg, spilled) for arg in args)
-        future = self._executor.submit(_run, task, on_frame is not None, func, *args)
-        future.add_done_callback(lambda _: [path.unlink(missing_ok=True) for path in spilled])
-        return future
+        outcome: Future = Future()
+
+        def done(running: Future) -> None:
+            for path in spilled:
+                path.unlink(missing_ok=True)
+            try:
+                value = running.result()
+                outcome.set_result(value.restored() if isinstance(value, _Returned) else value)
+            except BaseException as error:  # noqa: BLE001 - handed over with the future
+                outcome.set_exception(error)
+
+        running = self._executor.submit(_run, task, on_frame is not None, func, *args)
+        running.add_done_callback(done)
+        return outcome
 
     def _relay_frames(self) -> None:
         while (told := self._frames.get()) is not None:
@@ -193,5 +206,27 @@ def _tell(task: int, done: int, total: int) -> None:
     _frames_queue.put((task, done, total))
 
 
-def _run(task: int, told: bool, func: Callable[..., T], *args: Any) -> T:
-    return func(*args, on_frame=partial(_tell, task) if told else None)
+@dataclasses.dataclass(frozen=True)
+class _Returned:
+    """A worker's data set, its Pixel Data waiting in the file ``path`` (unpickled, the
+    bytes would hold the GIL in the GUI process; reading a file does not)."""
+
+    dataset: Dataset
+    path: str
+
+    def restored(self) -> Dataset:
+        self.dataset["PixelData"].value = Path(self.path).read_bytes()
+        Path(self.path).unlink()
+        return self.dataset
+
+
+def _run(task: int, told: bool, func: Callable[..., T], *args: Any) -> T | _Returned:
+    made = func(*args, on_frame=partial(_tell, task) if told else None)
+    if not isinstance(made, Dataset) or len(made.get("PixelData", b"")) < SPILL_ABOVE:
+        return made
+    handle, name = tempfile.mkstemp(prefix="ezp2p-object-")
+    element = made["PixelData"]
+    with open(handle, "wb") as file:
+        file.write(element.value)
+    element.value = b""
+    return _Returned(made, name)
