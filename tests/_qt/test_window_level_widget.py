@@ -76,17 +76,27 @@ def test_presets(viewer_and_dock):
     assert widget.histogram.counts.sum() == film.data.size
 
 
+def click_invert(qtbot, widget: WindowLevelWidget) -> None:
+    """Click "Invert grey levels" and wait until its worker's result is set: the button
+    waits off meanwhile."""
+    started = widget.inverting
+    qtbot.mouseClick(widget.invert_button, Qt.MouseButton.LeftButton)
+    assert widget.inverting is not started, "the click started no worker"
+    assert not widget.invert_button.isEnabled()
+    qtbot.waitUntil(widget.invert_button.isEnabled, timeout=30000)
+
+
 def test_invert_rewrites_the_pixels_and_mirrors_the_window(viewer_and_dock, qtbot, tmp_path):
     _viewer, film, widget = viewer_and_dock
     original = film.data.copy()
     low, high = int(original.min()), int(original.max())
-    qtbot.mouseClick(widget.invert_button, Qt.MouseButton.LeftButton)
+    click_invert(qtbot, widget)
     assert film.data.dtype == np.uint16
     assert np.array_equal(film.data, low + high - original.astype(np.int64))
     assert tuple(film.contrast_limits) == (low + high - 3000, low + high - 1000)
     assert written_window(tmp_path, film) == (low + high - 2000, 2000)
     assert dcmread(tmp_path / "w.dcm").PhotometricInterpretation == "MONOCHROME2"
-    qtbot.mouseClick(widget.invert_button, Qt.MouseButton.LeftButton)
+    click_invert(qtbot, widget)
     assert np.array_equal(film.data, original)
     assert tuple(film.contrast_limits) == (1000, 3000)
 

@@ -13,6 +13,8 @@ the pixels, so the inversion has to be in the pixels for the PACS to show it too
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 from napari.layers import Image
 from qtpy.QtCore import QRectF, Qt
@@ -30,6 +32,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from ._common import run_in_thread
 from .dock_tabs import tabify_our_docks
 
 #: Film presets as (centre, width) in fractions of the layer's data range. For a 12-bit
@@ -207,6 +210,7 @@ class WindowLevelWidget(QWidget):
         self.viewer = napari_viewer
         self.layer: Image | None = None
         self.span = (0.0, 1.0)
+        self.inverting = None  # the worker of the last "Invert grey levels"
 
         self.hint = QLabel()
         self.hint.setWordWrap(True)
@@ -319,20 +323,41 @@ class WindowLevelWidget(QWidget):
 
     def invert(self) -> None:
         """Invert the active grey layer's pixels (``min + max - value``) and mirror its
-        contrast limits; pressing again restores the original exactly."""
+        contrast limits; pressing again restores the original exactly. The pixels are
+        computed in a thread (``self.inverting`` is its worker), then set on the layer
+        here; the button waits meanwhile."""
         layer = self.layer
         if layer is None or layer.rgb:
             return
         data = np.asarray(layer.data)
         if data.size == 0:
             return
-        low, high = data.min(), data.max()
-        if np.issubdtype(data.dtype, np.integer):
-            total = int(low) + int(high)
-            inverted = (total - data.astype(np.int64)).astype(data.dtype)
-        else:
-            total = float(low) + float(high)
-            inverted = (total - data).astype(data.dtype)
+        self.invert_button.setEnabled(False)
+        self.inverting = run_in_thread(
+            inverted,
+            data,
+            what="Invert grey levels",
+            on_done=partial(self._set_inverted, layer, data),
+            on_error=lambda _message: self._on_data(),
+            owner=self,
+        )
+
+    def _set_inverted(self, layer: Image, source: np.ndarray, result) -> None:
+        pixels, total = result
+        if layer.data is not source:  # changed meanwhile: that change stands
+            self._on_data()
+            return
         c_low, c_high = (float(v) for v in layer.contrast_limits)
-        layer.data = inverted
+        layer.data = pixels
         layer.contrast_limits = (total - c_high, total - c_low)
+        self._on_data()
+
+
+def inverted(data: np.ndarray) -> tuple[np.ndarray, float]:
+    """``min + max - data`` in the dtype of ``data`` (not empty), and ``min + max``."""
+    low, high = data.min(), data.max()
+    if np.issubdtype(data.dtype, np.integer):
+        total = int(low) + int(high)
+        return (total - data.astype(np.int64)).astype(data.dtype), total
+    total = float(low) + float(high)
+    return (total - data).astype(data.dtype), total

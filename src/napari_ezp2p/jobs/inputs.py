@@ -80,6 +80,11 @@ class SyntaxChoice:
                 return cls(preferred=common)
         return cls()
 
+    @property
+    def compresses(self) -> bool:
+        """Whether images may be encoded in a compressed syntax (worth a process pool)."""
+        return any(ts is not None and ts.encapsulated for ts in (self.asked, self.preferred))
+
     def for_image(self, image: SourceImage) -> TransferSyntax:
         """The syntax ``image`` is encoded in."""
         from ..core.pixels import jpeg_syntax_as_it_is

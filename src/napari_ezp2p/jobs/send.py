@@ -9,8 +9,10 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from ..core.errors import Ezp2pError
@@ -23,6 +25,7 @@ from ..net.transports import senders
 from ..outbox import FAILED, QUEUED, REJECTED, Entry, Outbox, OutboxError, Written, send_due
 from ..outbox.runner import RunProgress
 from .inputs import SyntaxChoice, object_for_file, object_for_image
+from .pool import failed_future, in_order, pool_for
 from .report import Row, SendReport, row_of
 from .series import job_series, modality_of_file
 
@@ -65,17 +68,20 @@ def queue(
     replace: bool = False,
     now: datetime | None = None,
     object_progress: OnProgress | None = None,
+    workers: int | None = None,
 ) -> SendReport:
     """Make each item one object of one study, queued for every destination; the objects
     of each modality make one series (:class:`~.series.SeriesByModality`).
 
     Each object is encoded once (one SOP Instance UID for every destination), in the
-    syntax ``syntax`` chooses, and its file written to the outbox before the next item
-    is read (memory holds one object; a DICOM file's copy goes on meanwhile, see
-    :mod:`~napari_ezp2p.outbox.writing`). The rows go in together, one transaction per
-    ``QUEUE_BATCH`` objects or ``QUEUE_BATCH_SECONDS``, and for the rest before
-    returning, even when interrupted. An item that cannot be read or encoded is a
-    failed row per destination; the others still go.
+    syntax ``syntax`` chooses, and its file written to the outbox in item order, as soon
+    as it is made (memory holds one object per worker, and one more; a DICOM file's copy
+    goes on meanwhile, see :mod:`~napari_ezp2p.outbox.writing`). The rows go in
+    together, one transaction per ``QUEUE_BATCH`` objects or ``QUEUE_BATCH_SECONDS``, and
+    for the rest before returning, even when interrupted. An item that cannot be read or
+    encoded is a failed row per destination; the others still go. In a compressed
+    syntax the objects are made by ``workers`` processes (:mod:`.pool`; by default one
+    per core), the items read ahead as far as the workers go; otherwise one at a time.
 
     An object whose SOP Instance UID the outbox holds with other bytes (from an earlier
     send, or an earlier item of this one) fails, unless ``replace``: then it takes that
@@ -128,32 +134,43 @@ def queue(
         if unexpected:
             raise unexpected[0]
 
+    def submitted(number: int, item: SendItem) -> tuple[str, Future]:
+        """The item's label and the future of its object (made in ``pool``)."""
+        try:
+            item = _loaded(item)
+            own = dataclasses.replace(meta, **item.overrides) if item.overrides else meta
+            modality = own.modality if item.path is None else modality_of_file(item.path, own)
+            own = series.of(own, modality)
+        except Ezp2pError as error:
+            return item.label, failed_future(error)
+        on_frame = _encoding(object_progress, item.label)
+        if item.image is not None:
+            args = (object_for_image, item.image, own, syntax, number, now)
+        else:
+            args = (object_for_file, item.path, own, syntax, number, now)
+        return item.label, pool.submit(*args, on_frame=on_frame)
+
+    pool = pool_for(syntax.compresses, workers)
+    calls = (partial(submitted, number, item) for number, item in enumerate(items, start=1))
     try:
-        for number, item in enumerate(items, start=1):
-            try:
-                item = _loaded(item)
-                own = dataclasses.replace(meta, **item.overrides) if item.overrides else meta
-                modality = own.modality if item.path is None else modality_of_file(item.path, own)
-                own = series.of(own, modality)
-                on_frame = _encoding(object_progress, item.label)
-                if item.image is not None:
-                    made = object_for_image(item.image, own, syntax, number, now, on_frame)
-                else:
-                    made = object_for_file(item.path, own, syntax, number, now, on_frame)
-                written = outbox.write(made, replace=replace)
-                uid = written.sop_instance_uid
-                if written.replaced and uid in labels:
-                    replaced[labels[uid], uid] = item.label
-                labels[uid] = item.label
-                batch.append((item.label, isinstance(made, DicomFile), written))
-            except Ezp2pError as error:
-                failed(item.label, str(error))
-                continue
-            finally:
-                made = None  # the object's file is written: let it go now
-            if len(batch) >= QUEUE_BATCH or time.monotonic() - started >= QUEUE_BATCH_SECONDS:
-                commit()
-                started = time.monotonic()
+        with pool:
+            for label, future in in_order(pool, calls):
+                try:
+                    made = future.result()
+                    written = outbox.write(made, replace=replace)
+                    uid = written.sop_instance_uid
+                    if written.replaced and uid in labels:
+                        replaced[labels[uid], uid] = label
+                    labels[uid] = label
+                    batch.append((label, isinstance(made, DicomFile), written))
+                except Ezp2pError as error:
+                    failed(label, str(error))
+                    continue
+                finally:
+                    made = future = None  # the object's file is written: let it go now
+                if len(batch) >= QUEUE_BATCH or time.monotonic() - started >= QUEUE_BATCH_SECONDS:
+                    commit()
+                    started = time.monotonic()
     finally:
         if batch:
             commit()
