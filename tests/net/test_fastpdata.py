@@ -3,10 +3,13 @@ every PDU size; a peer that aborts mid-way loses nothing; TLS goes by pynetdicom
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
+import mmap
 import re
 import socket
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,7 +36,7 @@ from napari_ezp2p.core.metadata import Metadata
 from napari_ezp2p.core.transfer import TRANSFER_SYNTAXES, transfer_syntax
 from napari_ezp2p.net import fastpdata
 from napari_ezp2p.net.destination import Destination
-from napari_ezp2p.net.store import SUCCESS, store
+from napari_ezp2p.net.store import FAILURE, SUCCESS, store
 from napari_ezp2p.net.transports import senders
 from napari_ezp2p.outbox import FAILED, SENT, Outbox, send_due
 from tests.conftest import start_storescp
@@ -146,7 +149,7 @@ def test_a_big_file_arrives_at_orthanc_byte_for_byte_at_each_pdu_size(
 
 
 def test_the_bytes_counted_end_at_the_data_set_size(storescp, tmp_path, fast_writes):
-    path = _file(tmp_path, "explicit-le", 1100, 1000)
+    path = _file(tmp_path, "explicit-le", 4000, 4000)  # 16 MB: 4 sendmsg calls at least
     counts: list[tuple[str, int, int]] = []
     report = store([path], storescp.destination, SETTINGS, on_bytes=lambda *c: counts.append(c))
     assert report.ok, report.error
@@ -156,7 +159,7 @@ def test_the_bytes_counted_end_at_the_data_set_size(storescp, tmp_path, fast_wri
     assert counts[0] == (uid, 0, size) and counts[-1] == (uid, size, size)
     sent = [count[1] for count in counts]
     assert sent == sorted(sent)
-    # unthrottled, as the PDUs are written: at least one count per sendmsg call
+    # unthrottled, as the PDUs are written: one count per sendmsg call
     written = [count for count, _ in fast_writes.counts]
     assert written[0] == 0 and written[-1] == size and len(written) > 4
     assert all(a < b for a, b in zip(written, written[1:], strict=False))
@@ -164,10 +167,12 @@ def test_the_bytes_counted_end_at_the_data_set_size(storescp, tmp_path, fast_wri
 
 
 @contextmanager
-def _pynetdicom_scp(max_pdu: int, abort: bool = False) -> Iterator[dict]:
+def _pynetdicom_scp(max_pdu: int, abort: bool = False, stall: bool = False) -> Iterator[dict]:
     """A Storage SCP of maximum PDU ``max_pdu`` that, while ``state["abort"]``, aborts each
-    association once its second P-DATA-TF PDU came in (in the middle of a data set)."""
-    state = {"abort": abort, "aborted": 0, "stored": []}
+    association once its second P-DATA-TF PDU came in (in the middle of a data set); with
+    ``stall``, it stops reading there until ``state["resume"]`` is set (at the end)."""
+    resume = threading.Event()
+    state = {"abort": abort, "aborted": 0, "stored": [], "resume": resume}
     ae = AE("PYSCP")
     ae.maximum_pdu_size = max_pdu
     for cx in AllStoragePresentationContexts[:120]:
@@ -180,6 +185,8 @@ def _pynetdicom_scp(max_pdu: int, abort: bool = False) -> Iterator[dict]:
             if count == 2:
                 state["aborted"] += 1
                 threading.Thread(target=event.assoc.abort).start()
+        if isinstance(event.pdu, P_DATA_TF) and stall:
+            resume.wait(20)  # its connection thread reads nothing meanwhile
 
     def on_store(event):
         state["stored"].append(event.dataset.SOPInstanceUID)
@@ -192,6 +199,7 @@ def _pynetdicom_scp(max_pdu: int, abort: bool = False) -> Iterator[dict]:
     try:
         yield state
     finally:
+        resume.set()
         server.shutdown()
 
 
@@ -232,6 +240,20 @@ def test_a_peer_aborting_mid_data_set_fails_the_entry_and_a_retry_sends_it(
         assert entry.state == SENT
     assert aborting_scp["stored"] == [ds.SOPInstanceUID]
     assert fast_writes == [len(before) - split_dataset(entry.path)[1]] * 2
+
+
+def test_a_peer_that_stops_reading_fails_the_object_after_the_network_timeout(
+    tmp_path, fast_writes
+):
+    path = _file(tmp_path, "explicit-le", 4000, 4000)  # 16 MB: more than the socket buffers
+    settings = dataclasses.replace(SETTINGS, network_timeout=1)
+    with _pynetdicom_scp(16384, stall=True) as scp:
+        start = time.monotonic()
+        report = store([path], scp["destination"], settings)
+        elapsed = time.monotonic() - start
+    assert [o.category for o in report.outcomes] == [FAILURE], report.error
+    assert fast_writes == [len(_data_set(path))]
+    assert elapsed < 10  # not held until the peer reads again (20 s)
 
 
 def test_a_file_over_tls_goes_by_pynetdicoms_path(tls_storescp, tmp_path, fast_writes):  # noqa: F811
@@ -308,3 +330,41 @@ def test_a_data_pdu_is_written_as_pynetdicom_encodes_it():
     pdu.from_primitive(pdata)
     header = fastpdata._HEADER.pack(0x04, 0, 26, 22, 5, 0b10)
     assert pdu.encode() == header + b"ab" * 10
+
+
+def test_partial_writes_still_make_whole_pdus_as_pynetdicom_decodes_them(tmp_path):
+    """A socket buffer far smaller than a batch: every sendmsg call stops mid-buffer."""
+    data = np.random.default_rng(7).integers(0, 256, 300_001 * 2, dtype=np.uint8).tobytes()
+    path = tmp_path / "raw"
+    path.write_bytes(b"HEAD" + data)
+    ours, theirs = socket.socketpair()
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    received = bytearray()
+
+    def read() -> None:
+        while chunk := theirs.recv(1000):
+            received.extend(chunk)
+            time.sleep(0.0005)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    counts: list[tuple[int, int]] = []
+    assoc = Association(AE(), "requestor")
+    with path.open("rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        fastpdata._write_data_set(assoc, ours, mm, 4, 7, 4096, lambda *c: counts.append(c))
+    ours.close()
+    reader.join()
+    theirs.close()
+    values, at = [], 0
+    while at < len(received):
+        length = int.from_bytes(received[at + 2 : at + 6], "big")
+        pdu = P_DATA_TF()
+        pdu.decode(bytes(received[at : at + 6 + length]))
+        assert len(pdu.encode()) <= 4096 + 6
+        values += pdu.to_primitive().presentation_data_value_list
+        at += 6 + length
+    headers = [(context_id, value[0]) for context_id, value in values]
+    assert headers == [(7, 0)] * (len(values) - 1) + [(7, 0b10)]
+    assert b"".join(value[1:] for _, value in values) == data
+    assert counts[0] == (0, len(data)) and counts[-1] == (len(data), len(data))
+    assert len(counts) > 10  # one per sendmsg call

@@ -22,8 +22,9 @@ fails when they change):
   module shadows that socket's ``send`` with one that waits for them (an A-ABORT from a
   timeout goes after them).
 - A failed write is what ``AssociationSocket.send`` makes of one: ``"Evt17"`` (the
-  connection closed) on its ``event_queue``; the association then ends and the caller's
-  wait for the response returns none.
+  connection closed) on its ``event_queue``; the state machine then closes the socket
+  and ends the caller's wait for the response (none). The socket blocks (no timeout):
+  writes go with ``MSG_DONTWAIT``, a full buffer waits ``assoc.network_timeout`` at most.
 - ``C_STORE_RQ().primitive_to_message(primitive)`` of a primitive whose
   ``_dataset_path`` is ``(path, offset)`` makes the message (its command set says a data
   set follows); its ``encode_msg(context_id, max_pdu)`` yields the command set's
@@ -31,14 +32,16 @@ fails when they change):
   when asked for the next; ``P_DATA_TF.from_primitive`` and ``encode`` make their PDUs.
 - ``evt.EVT_DIMSE_SENT`` (``{"message"}``), ``evt.EVT_PDU_SENT`` (``{"pdu"}``) and
   ``evt.EVT_DATA_SENT`` (``{"data"}``: the bytes written) are triggered as pynetdicom's
-  own path does, ``EVT_DATA_SENT`` once per buffer written, no ``EVT_PDU_SENT`` for the
-  data set's PDUs.
+  own path does, except that ``EVT_DATA_SENT`` comes twice per ``sendmsg`` call (the
+  PDU headers written, the file's bytes written) and no ``EVT_PDU_SENT`` for the data
+  set's PDUs.
 """
 
 from __future__ import annotations
 
 import contextlib
 import mmap
+import select
 import socket
 import struct
 import threading
@@ -93,7 +96,8 @@ def send_c_store(
     of the file at ``path`` from ``offset`` to its end, as ``dimse.send_msg`` would.
 
     ``on_bytes(sent, size)`` counts the data set's bytes as they are written, ending at
-    exactly its size. A write that fails ends the association as pynetdicom does.
+    exactly its size. A write that fails, or that the peer leaves waiting for the
+    association's network timeout, ends the association as pynetdicom does.
     """
     message = C_STORE_RQ()
     primitive.DataSet, primitive._dataset_path = None, (path, offset)
@@ -123,10 +127,11 @@ def send_c_store(
         peer.send = send_after_us  # type: ignore[method-assign]
         try:
             for pdu in commands:
-                _write(assoc, sock, [memoryview(pdu.encode())])
+                encoded = memoryview(pdu.encode())
+                _write(assoc, sock, [(encoded, 0, len(encoded))])
                 evt.trigger(assoc, evt.EVT_PDU_SENT, {"pdu": pdu})
-            _write_data_set(assoc, sock, memoryview(mm)[offset:], context_id, max_pdu, on_bytes)
-        except OSError:
+            _write_data_set(assoc, sock, mm, offset, context_id, max_pdu, on_bytes)
+        except OSError:  # TimeoutError included
             peer.event_queue.put("Evt17")  # the connection is closed: pynetdicom's way
         finally:
             del peer.send  # the class's own again
@@ -137,61 +142,81 @@ def send_c_store(
 def _write_data_set(
     assoc: Association,
     sock: socket.socket,
-    data: memoryview,
+    mm: mmap.mmap,
+    offset: int,
     context_id: int,
     max_pdu: int,
     on_bytes: Callable[[int, int], None] | None,
 ) -> None:
+    """The file's bytes from ``offset`` on as data set PDVs, a PDU each; the pages
+    written are dropped from this process's memory as it goes (the file stays cached)."""
+    data = memoryview(mm)[offset:]
     size, fragment = len(data), max_pdu - _OVERHEAD
     sent = 0
     if on_bytes is not None:
         on_bytes(0, size)
 
-    def counted(buffer: memoryview) -> None:
+    def counted(view: memoryview, length: int) -> None:
         nonlocal sent
-        if buffer.obj is data.obj:
-            sent += len(buffer)
+        if view is data:
+            sent += length
             if on_bytes is not None:
                 on_bytes(sent, size)
 
-    start = 0
+    start = dropped = 0
     while start < size:
         stop = min(size, start + fragment * PDUS_PER_CALL)
         count = -(-(stop - start) // fragment)
-        headers = bytearray(_HEADER.size * count)
-        buffers: list[memoryview] = []
-        view = memoryview(headers)
+        headers = memoryview(bytearray(_HEADER.size * count))
+        parts: list[tuple[memoryview, int, int]] = []
         for n, at in enumerate(range(start, stop, fragment)):
-            piece = data[at : min(at + fragment, stop)]
-            flag = _LAST_DATA_FRAGMENT if at + len(piece) == size else _DATA_FRAGMENT
-            length = len(piece) + 2
+            length = min(fragment, stop - at)
+            flag = _LAST_DATA_FRAGMENT if at + length == size else _DATA_FRAGMENT
             _HEADER.pack_into(
-                headers, n * _HEADER.size, _P_DATA_TF, 0, length + 4, length, context_id, flag
+                headers, n * _HEADER.size, _P_DATA_TF, 0, length + 6, length + 2, context_id, flag
             )
-            buffers += (view[n * _HEADER.size : (n + 1) * _HEADER.size], piece)
-
-        _write(assoc, sock, buffers, counted)
+            parts += ((headers, n * _HEADER.size, _HEADER.size), (data, at, length))
+        _write(assoc, sock, parts, counted)
         start = stop
+        done = (offset + start) // mmap.PAGESIZE * mmap.PAGESIZE
+        if done > dropped:
+            mm.madvise(mmap.MADV_DONTNEED, dropped, done - dropped)
+            dropped = done
 
 
 def _write(
     assoc: Association,
     sock: socket.socket,
-    buffers: list[memoryview],
-    written: Callable[[memoryview], None] | None = None,
+    parts: list[tuple[memoryview, int, int]],
+    written: Callable[[memoryview, int], None] | None = None,
 ) -> None:
-    """``sock.sendmsg`` of ``buffers``, in order, until all are written."""
+    """``sock.sendmsg`` of the ``(view, start, length)`` slices ``parts``, in order, until
+    all are written; TimeoutError when the peer takes none of them for
+    ``assoc.network_timeout`` seconds. After each call, ``EVT_DATA_SENT`` (and
+    ``written(view, length)``) once for each view: its slices taken are contiguous."""
+    buffers = [view[start : start + length] for view, start, length in parts]
     first = 0
     while first < len(buffers):
-        count = sock.sendmsg(buffers[first:])
+        try:
+            count = sock.sendmsg(buffers[first:], [], socket.MSG_DONTWAIT)
+        except BlockingIOError:  # the peer is not reading: wait, as long as pynetdicom would
+            _, ready, _ = select.select([], [sock], [], assoc.network_timeout)
+            if not ready:
+                raise TimeoutError("the peer took no data for the network timeout") from None
+            continue
+        taken: dict[int, list] = {}  # id(view): [view, start, length] taken by this call
         while count:
-            buffer = buffers[first]
-            if count < len(buffer):
-                done, buffers[first] = buffer[:count], buffer[count:]
+            view, start, length = parts[first]
+            took = min(count, length)
+            run = taken.setdefault(id(view), [view, start, 0])
+            run[2] += took
+            if took < length:
+                parts[first] = (view, start + took, length - took)
+                buffers[first] = buffers[first][took:]
             else:
-                done = buffer
                 first += 1
-            count -= len(done)
-            evt.trigger(assoc, evt.EVT_DATA_SENT, {"data": done})
+            count -= took
+        for view, start, length in taken.values():
+            evt.trigger(assoc, evt.EVT_DATA_SENT, {"data": view[start : start + length]})
             if written is not None:
-                written(done)
+                written(view, length)
