@@ -85,7 +85,7 @@ def fast_writes(monkeypatch) -> FastWrites:
             written.counts.append((sent, size))
             on_bytes(sent, size)
 
-        send(assoc, primitive, context_id, path, offset, counted if on_bytes else None)
+        return send(assoc, primitive, context_id, path, offset, counted if on_bytes else None)
 
     monkeypatch.setattr(fastpdata, "send_c_store", spy)
     return written
@@ -300,6 +300,8 @@ def test_the_pynetdicom_internals_the_fast_path_relies_on():
     assert inspect.getsource(AssociationSocket.send).count("self.socket.send(") == 1
 
     assert isinstance(type(assoc.dimse).maximum_pdu_size, property)
+    assert isinstance(Association.network_timeout, property)
+    assert assoc.is_established is False  # an attribute, True while established
     primitive = C_STORE()
     primitive.MessageID, primitive.Priority = 1, 2
     primitive.AffectedSOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
@@ -368,3 +370,18 @@ def test_partial_writes_still_make_whole_pdus_as_pynetdicom_decodes_them(tmp_pat
     assert b"".join(value[1:] for _, value in values) == data
     assert counts[0] == (0, len(data)) and counts[-1] == (len(data), len(data))
     assert len(counts) > 10  # one per sendmsg call
+
+
+def test_the_dul_given_work_meanwhile_leaves_the_file_to_pynetdicoms_path(
+    storescp, tmp_path, monkeypatch
+):
+    answers = iter([True, False])  # idle when chosen, busy once its writes wait on us
+    monkeypatch.setattr(fastpdata, "_idle", lambda assoc: next(answers))
+    written: list[bytes] = []
+    monkeypatch.setattr(fastpdata, "_write", lambda *args, **kwargs: written.append(b""))
+    path = _file(tmp_path, "explicit-le", 1100, 1000)
+    report = store([path], storescp.destination, SETTINGS)
+    assert report.ok, report.error
+    assert written == []  # nothing by the fast path
+    (received,) = storescp.received()
+    assert _data_set(received) == _data_set(path)

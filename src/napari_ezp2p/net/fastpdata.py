@@ -5,9 +5,10 @@ abort and timeouts); this module writes only the PDUs of one C-STORE request who
 set comes from a file: the command set, encoded by pynetdicom, then the file's data set
 as PDVs at the peer's maximum PDU length, many PDUs per ``socket.sendmsg`` call, whose
 buffers are zero-copy slices of an mmap of the file. :func:`usable` says when it applies:
-an established association over a plain TCP socket (not TLS), with nothing queued to
-its DUL, a peer maximum PDU of at least 1 KB and a data set of even length; anything else
-goes by pynetdicom's own path (:mod:`.filestream`).
+an established association over a plain TCP socket (not TLS; not on Windows, which has
+no ``sendmsg``), with nothing queued to its DUL, a peer maximum PDU of at least 1 KB and
+a data set of even length; anything else goes by pynetdicom's own path
+(:mod:`.filestream`).
 
 The pynetdicom internals this relies on (pynetdicom is pinned to 3.0.x; the test
 ``tests/net/test_fastpdata.py::test_the_pynetdicom_internals_the_fast_path_relies_on``
@@ -68,19 +69,38 @@ _DATA_FRAGMENT, _LAST_DATA_FRAGMENT, _LAST_COMMAND_FRAGMENT = 0b00, 0b10, 0b11
 _OVERHEAD = _HEADER.size - 6
 
 
+#: What it needs of the platform (Windows has neither sendmsg nor MSG_DONTWAIT).
+_PLATFORM = all(
+    (
+        hasattr(socket.socket, "sendmsg"),
+        hasattr(socket, "MSG_DONTWAIT"),
+        hasattr(mmap, "MADV_DONTNEED"),
+    )
+)
+
+
 def usable(assoc: Association, size: int) -> bool:
     """The fast path applies to a data set of ``size`` bytes on ``assoc`` now."""
     dul = assoc.dul
     sock = dul.socket.socket if dul.socket is not None else None
     return (
-        assoc.is_established
+        _PLATFORM
         and type(sock) is socket.socket  # an ssl.SSLSocket has no sendmsg
-        and dul.state_machine.current_state == "Sta6"
-        and dul.to_provider_queue.empty()
-        and dul.event_queue.empty()
         and assoc.dimse.maximum_pdu_size >= MIN_PDU
         and size > 0
         and size % 2 == 0
+        and _idle(assoc)
+    )
+
+
+def _idle(assoc: Association) -> bool:
+    """Established, and nothing queued to the DUL: it has nothing to write."""
+    dul = assoc.dul
+    return (
+        assoc.is_established
+        and dul.state_machine.current_state == "Sta6"
+        and dul.to_provider_queue.empty()
+        and dul.event_queue.empty()
     )
 
 
@@ -91,9 +111,10 @@ def send_c_store(
     path: Path,
     offset: int,
     on_bytes: Callable[[int, int], None] | None = None,
-) -> None:
+) -> bool:
     """Write the C-STORE request ``primitive`` (no data set of its own) with the data set
-    of the file at ``path`` from ``offset`` to its end, as ``dimse.send_msg`` would.
+    of the file at ``path`` from ``offset`` to its end, as ``dimse.send_msg`` would;
+    False, having written nothing, when the DUL got something to send meanwhile.
 
     ``on_bytes(sent, size)`` counts the data set's bytes as they are written, ending at
     exactly its size. A write that fails, or that the peer leaves waiting for the
@@ -103,7 +124,6 @@ def send_c_store(
     primitive.DataSet, primitive._dataset_path = None, (path, offset)
     message.primitive_to_message(primitive)
     message.context_id = context_id
-    evt.trigger(assoc, evt.EVT_DIMSE_SENT, {"message": message})
     max_pdu = assoc.dimse.maximum_pdu_size
     commands = []
     for pdata in message.encode_msg(context_id, max_pdu):  # the command set's first
@@ -126,6 +146,9 @@ def send_c_store(
     with lock:
         peer.send = send_after_us  # type: ignore[method-assign]
         try:
+            if not _idle(assoc):  # from now on, the DUL's writes wait
+                return False
+            evt.trigger(assoc, evt.EVT_DIMSE_SENT, {"message": message})
             for pdu in commands:
                 encoded = memoryview(pdu.encode())
                 _write(assoc, sock, [(encoded, 0, len(encoded))])
@@ -137,6 +160,7 @@ def send_c_store(
             del peer.send  # the class's own again
             with contextlib.suppress(BufferError):  # a handler kept a view: closed when freed
                 mm.close()
+    return True
 
 
 def _write_data_set(

@@ -87,8 +87,8 @@ def send_file(
             report(sent, size)
 
     def from_the_file(primitive: C_STORE, context_id: int) -> None:
-        if fastpdata.usable(assoc, size):
-            fastpdata.send_c_store(assoc, primitive, context_id, path, offset, report)
+        fast = fastpdata.usable(assoc, size)
+        if fast and fastpdata.send_c_store(assoc, primitive, context_id, path, offset, report):
             return
         primitive.DataSet = None
         primitive._dataset_path = (path, offset)
