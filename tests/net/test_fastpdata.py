@@ -282,8 +282,8 @@ def test_the_pynetdicom_internals_the_fast_path_relies_on():
         peer = AssociationSocket(assoc, client_socket=plain)
         assert peer.socket is plain and peer.event_queue is dul.event_queue
         assert dul.event_queue.get_nowait() == "Evt5"
-        # The DUL writes only through AssociationSocket.send: its state machine's actions
-        # by dul._send, which and its reactor's own A-ABORT call self.socket.send
+        # The DUL writes only through AssociationSocket.send: the state machine's actions
+        # call dul._send; it, and the reactor's own A-ABORT, call self.socket.send
         assert set(re.findall(r"\.\w*send\w*\(", inspect.getsource(fsm))) == {"._send("}
         dul_writes = re.findall(r"[\w.]*\.\w*send\w*\(", inspect.getsource(DULServiceProvider))
         assert set(dul_writes) == {"self.socket.send("}
