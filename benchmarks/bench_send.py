@@ -1,6 +1,7 @@
 """Sending DICOM files to a PACS: ``ezp2p send`` side by side with dcmtk and pynetdicom.
 
     python benchmarks/bench_send.py [--small 100] [--scans 4] [--rounds 3] [--profile]
+                                    [--senders KEY,KEY...]
 
 Makes two deterministic data sets in a temporary folder, both with ``ezp2p convert`` so that
 every sender sends the very same files:
@@ -24,13 +25,18 @@ order of the senders rotating each round; medians kept), one process per transfe
   so it proposes JPEG baseline);
 - the same with ``TCP_NODELAY=1`` in its environment;
 - pynetdicom's app, ``python -m pynetdicom storescu 127.0.0.1 PORT DIR -cx`` (``-cx``:
-  propose the files' own syntaxes, which is what makes it offer JPEG baseline).
+  propose the files' own syntaxes, which is what makes it offer JPEG baseline);
+- ``net.store.store`` of the folder's files in a process of its own (no outbox, no CLI),
+  once with the P-DATA fast path (``net/fastpdata.py``) and once with it turned off
+  (pynetdicom's DUL writes every PDU): the sender alone, side by side with storescu and
+  pynetdicom's app.
 
 After every transfer the receiver's store is counted (files in storescp's folder; Orthanc's
 ``/statistics``) and must hold every instance; then it is emptied. Peak memory is the
 maximum RSS of each sender process (``os.wait4``). **Ratio = ezp2p instances/s ÷ the
 other's instances/s** (= its seconds ÷ ours): above 1 ezp2p is faster. With ``--profile``
 (or when a goal is missed) ``ezp2p send`` is run once more under cProfile.
+``--senders`` runs only those (keys: ``SENDER_KEYS``; ``ezp2p`` always).
 """
 
 from __future__ import annotations
@@ -62,6 +68,9 @@ START_TIMEOUT = 20.0
 GNU_TIME = Path("/usr/bin/time").is_file()
 PARALLEL = 4  # associations at once in the second ezp2p row
 PARALLEL_KEY = "ezp2p_parallel"
+FAST_KEY = "store_fast"
+STORE_CHILD = "--store-child"  # argv[1] of this script run as a store_child process
+STORE_TIMES = "net.store wall and CPU seconds:"  # what a store_child prints
 
 
 # --- data ----------------------------------------------------------------------------
@@ -392,6 +401,15 @@ def senders(ezp2p: list[str], storescu: str) -> list[Sender]:
             "-cx",
         ]
 
+    def store_only(fast: bool) -> Callable[[DataSet, Receiver, Path], list[str]]:
+        def command(data: DataSet, receiver: Receiver, scratch: Path) -> list[str]:
+            mode = "fast" if fast else "pynetdicom"
+            return [sys.executable, __file__, STORE_CHILD, mode, receiver.address] + [
+                str(data.folder)
+            ]
+
+        return command
+
     return [
         Sender("ezp2p", "ezp2p send (incl. outbox copy)", ours, plain_env()),
         Sender(PARALLEL_KEY, f"ezp2p send --associations {PARALLEL}", ours_parallel, plain_env()),
@@ -400,7 +418,27 @@ def senders(ezp2p: list[str], storescu: str) -> list[Sender]:
             "dcmtk_nodelay", "dcmtk storescu, TCP_NODELAY=1", dcmtk, plain_env(TCP_NODELAY="1")
         ),
         Sender("pynetdicom", "pynetdicom storescu app (-cx)", pynetdicom, plain_env()),
+        Sender(FAST_KEY, "net.store, P-DATA fast path", store_only(True), plain_env()),
+        Sender("store_pynetdicom", "net.store, pynetdicom's PDUs", store_only(False), plain_env()),
     ]
+
+
+def store_child(mode: str, address: str, folder: str) -> int:
+    """``net.store.store`` of the files in ``folder`` to ``address`` (AET@HOST:PORT), with
+    the fast path (``mode`` "fast") or without ("pynetdicom"): the sender alone."""
+    from napari_ezp2p.net import fastpdata
+    from napari_ezp2p.net.destination import NetworkSettings, parse_address
+    from napari_ezp2p.net.store import store
+
+    if mode != "fast":
+        fastpdata.usable = lambda assoc, size: False  # every PDU by pynetdicom's DUL
+    files = sorted(Path(folder).iterdir())
+    cpu = time.process_time()
+    report = store(files, parse_address(address), NetworkSettings(ae_title=OUR_AE))
+    print(f"{STORE_TIMES} {report.seconds:.3f} {time.process_time() - cpu:.3f}")
+    if not report.ok:
+        print(report.error, file=sys.stderr)
+    return 0 if report.ok else 1
 
 
 def transfer(sender: Sender, data: DataSet, receiver: Receiver, scratch: Path) -> Child:
@@ -435,6 +473,7 @@ WATCHED = (
     ("net/store.py", "_send_one", "    _send_one (path streamed, or decoded to transcode)"),
     ("pynetdicom/association.py", "send_c_store", "      pynetdicom send_c_store"),
     ("dimse.py", "send_msg", "        encode + split into PDUs (send_msg)"),
+    ("net/fastpdata.py", "send_c_store", "        P-DATA fast path (instead of send_msg)"),
     ("dimse.py", "get_msg", "        waiting for the C-STORE-RSP"),
     ("runner.py", "_mark_sent", "  outbox mark_sent (one commit per instance, no fsync)"),
     ("~", "<built-in method posix.fsync>", "across: os.fsync of the outbox copies"),
@@ -489,7 +528,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds; median kept (3)")
     parser.add_argument("--profile", action="store_true", help="profile ezp2p send anyway")
     parser.add_argument("--workdir", type=Path, help="where to put the temporary files")
+    parser.add_argument("--senders", help="comma-separated sender keys to run (all)")
     args = parser.parse_args(argv)
+    chosen = senders([], "")
+    if args.senders:
+        wanted = {"ezp2p", *args.senders.split(",")}
+        unknown = wanted - {s.key for s in chosen}
+        if unknown:
+            parser.error(f"unknown senders {sorted(unknown)}: {[s.key for s in chosen]}")
+        args.senders = [s.key for s in chosen if s.key in wanted]
+    else:
+        args.senders = [s.key for s in chosen]
 
     storescu = binary("storescu")
     ezp2p = ezp2p_command()
@@ -527,7 +576,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         receivers: list[Receiver] = []
         try:
             receivers = [StoreScp(work / "storescp"), Orthanc(work / "orthanc")]
-            results = measure(args, [small, scans], receivers, senders(ezp2p, storescu), work)
+            send_with = [s for s in senders(ezp2p, storescu) if s.key in args.senders]
+            results = measure(args, [small, scans], receivers, send_with, work)
             memory = memory_scaling(ezp2p, scans, receivers[0], work)
             startup = run_child([*ezp2p, "--version"], plain_env(), work / "version.log")
             missed = report(args, [small, scans], receivers, results, memory, startup)
@@ -603,6 +653,13 @@ def memory_scaling(
     return out
 
 
+def store_times(child: Child) -> tuple[float, float]:
+    """The wall and CPU seconds of ``net.store.store`` that a store_child printed."""
+    line = next(line for line in child.output.splitlines() if line.startswith(STORE_TIMES))
+    wall, cpu = line.removeprefix(STORE_TIMES).split()
+    return float(wall), float(cpu)
+
+
 def report(
     args: argparse.Namespace,
     data_sets: Sequence[DataSet],
@@ -612,7 +669,7 @@ def report(
     startup: Child,
 ) -> list[DataSet]:
     """Print the tables and the goals; the data sets where ezp2p missed a speed goal."""
-    keys = ["ezp2p", PARALLEL_KEY, "dcmtk", "dcmtk_nodelay", "pynetdicom"]
+    keys = args.senders
     labels = {s.key: s.label for s in senders([], "")}
     print(
         f"\nMedians of {args.rounds} rounds, {os.cpu_count()} CPUs, load average "
@@ -646,7 +703,9 @@ def report(
                 else [("dcmtk_nodelay", 1.0)]
             )
             for key, wanted in checks:
-                for ours in ("ezp2p", PARALLEL_KEY):
+                if key not in keys:
+                    continue
+                for ours in [k for k in ("ezp2p", PARALLEL_KEY) if k in keys]:
                     ratio = seconds[key] / seconds[ours]
                     ok = ratio >= wanted
                     goals.append(
@@ -655,6 +714,24 @@ def report(
                     )
                     if not ok and ours == "ezp2p" and data not in missed:
                         missed.append(data)
+            goals.extend(
+                f"{data.name} -> {receiver.name}: {labels[FAST_KEY]} at "
+                f"{seconds[key] / seconds[FAST_KEY]:.2f}x the speed of {labels[key]}, "
+                f"CPU {median([c.cpu for c in runs[FAST_KEY]]):.2f} s against "
+                f"{median([c.cpu for c in runs[key]]):.2f} s"
+                for key in ("dcmtk_nodelay", "pynetdicom", "store_pynetdicom")
+                if FAST_KEY in keys and key in keys
+            )
+            for key in (FAST_KEY, "store_pynetdicom"):
+                if key in keys:
+                    wall, cpu = (
+                        median(values) for values in zip(*map(store_times, runs[key]), strict=True)
+                    )
+                    goals.append(
+                        f"{data.name} -> {receiver.name}: {labels[key]}, net.store itself "
+                        f"(start-up left out): {wall:.2f} s, {data.megabytes / wall:.0f} MB/s, "
+                        f"CPU {cpu:.2f} s"
+                    )
     print("\nGoals:\n  " + "\n  ".join(goals))
     image_mb = 2 * SCAN_SHAPE[0] * SCAN_SHAPE[1] / 1e6
     print(
@@ -673,4 +750,6 @@ def report(
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == [STORE_CHILD]:
+        sys.exit(store_child(*sys.argv[2:]))
     sys.exit(main())

@@ -14,6 +14,7 @@ from pynetdicom.dimse_primitives import C_STORE
 from pynetdicom.dsutils import split_dataset
 from pynetdicom.pdu_primitives import P_DATA
 
+from . import fastpdata
 from .progress import Throttle
 
 #: The message control header of a PDV holding the last fragment of a data set (PS3.8 E.2).
@@ -47,6 +48,9 @@ def send_file(
     ``on_bytes(sent, size)`` (throttled: :class:`.progress.Throttle`) counts the data
     set's bytes as they leave on the socket, from 0 to exactly its size in the file;
     it is called from this thread and pynetdicom's connection thread.
+
+    When :func:`.fastpdata.usable` says so at the time of sending, the request's PDUs
+    are written by :func:`.fastpdata.send_c_store` instead of pynetdicom's DUL.
     """
     _, offset = split_dataset(path)
     size = path.stat().st_size - offset
@@ -56,11 +60,9 @@ def send_file(
     stand_in.file_meta.TransferSyntaxUID = syntax
     dimse, dul = assoc.dimse, assoc.dul
     send_msg, send_pdu = dimse.send_msg, dul.send_pdu
-
-    def from_the_file(primitive: C_STORE, context_id: int) -> None:
-        primitive.DataSet = None
-        primitive._dataset_path = (path, offset)
-        send_msg(primitive, context_id)
+    report = Throttle(on_bytes) if on_bytes is not None else None
+    queued: deque[int] = deque()  # the data set bytes of each P-DATA queued, in order
+    sent = 0
 
     def padded(pdu: object) -> None:
         values = pdu.presentation_data_value_list if isinstance(pdu, P_DATA) else []
@@ -71,9 +73,6 @@ def send_file(
 
     odd = size % 2 == 1
     queue = padded if odd and syntax == DeflatedExplicitVRLittleEndian else send_pdu
-    report = Throttle(on_bytes) if on_bytes is not None else None
-    queued: deque[int] = deque()  # the data set bytes of each P-DATA queued, in order
-    sent = 0
 
     def counted(pdu: object) -> None:
         if isinstance(pdu, P_DATA):
@@ -87,17 +86,24 @@ def send_file(
             sent += queued.popleft()
             report(sent, size)
 
+    def from_the_file(primitive: C_STORE, context_id: int) -> None:
+        fast = fastpdata.usable(assoc, size)
+        if fast and fastpdata.send_c_store(assoc, primitive, context_id, path, offset, report):
+            return
+        primitive.DataSet = None
+        primitive._dataset_path = (path, offset)
+        if report is not None:
+            report(0, size)
+            dul.send_pdu = counted  # type: ignore[method-assign]
+            assoc.bind(evt.EVT_DATA_SENT, on_sent)
+        else:
+            dul.send_pdu = queue  # type: ignore[method-assign]
+        send_msg(primitive, context_id)
+
     dimse.send_msg = from_the_file  # type: ignore[method-assign]
-    if report is not None:
-        report(0, size)
-        dul.send_pdu = counted  # type: ignore[method-assign]
-        assoc.bind(evt.EVT_DATA_SENT, on_sent)
-    else:
-        dul.send_pdu = queue  # type: ignore[method-assign]
     try:
         return assoc.send_c_store(stand_in)
     finally:
         dimse.send_msg = send_msg  # type: ignore[method-assign]
         dul.send_pdu = send_pdu  # type: ignore[method-assign]
-        if report is not None:
-            assoc.unbind(evt.EVT_DATA_SENT, on_sent)
+        assoc.unbind(evt.EVT_DATA_SENT, on_sent)
