@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from qtpy.QtCore import Qt, QTimer
 
-from tests._qt.test_send_widget import click_and_wait, open_send_dock, settings  # noqa: F401 - a fixture
+from tests._qt.test_send_widget import click_and_wait, open_send_dock
 
 #: The longest pause of the event loop allowed (the goal, on a quiet machine, is 0.1 s).
 GAP_LIMIT_S = 0.3
@@ -57,7 +57,7 @@ def test_sending_a_big_layer_keeps_the_viewer_turning(
     make_napari_viewer,
     qtbot,
     storescp,
-    settings,  # noqa: F811 - the fixture imported above
+    settings,
     key,
 ):
     settings("pacs", storescp.destination.address)

@@ -11,7 +11,7 @@ from napari_ezp2p._napari import progress as napari_progress
 from napari_ezp2p._napari.session import session_for
 from napari_ezp2p._qt import send_widget
 from napari_ezp2p.net.progress import ENCODING, SENDING, ObjectProgress
-from tests._qt.test_send_widget import click_and_wait, open_send_dock, settings  # noqa: F401 - a fixture
+from tests._qt.test_send_widget import click_and_wait, open_send_dock
 from tests.jobs.test_progress import data_set_size
 
 
@@ -40,7 +40,7 @@ def test_the_send_dock_shows_the_bytes_of_one_big_object(
     make_napari_viewer,
     qtbot,
     storescp,
-    settings,  # noqa: F811 - the fixture imported above
+    settings,
     shown,
 ):
     outbox = settings("pacs", storescp.destination.address)
@@ -72,7 +72,7 @@ def test_the_layer_menu_shows_each_frame_encoded_then_the_bytes_sent(
     make_napari_viewer,
     qtbot,
     storescp,
-    settings,  # noqa: F811 - the fixture imported above
+    settings,
     shown,
 ):
     from napari._app_model import get_app_model

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import pytest
 from napari.utils.notifications import notification_manager
 from pydicom.uid import JPEGLSLossless
 from pynetdicom import AE, evt
@@ -14,25 +13,8 @@ from qtpy.QtCore import QPoint, Qt
 
 from napari_ezp2p._napari.session import session_for
 from napari_ezp2p._qt.send_widget import SendWidget
-from napari_ezp2p.config import Config, add_destination, save_config
 from napari_ezp2p.outbox import Outbox
 from tests.conftest import assert_one_lossless_object_at_both, free_port
-
-
-@pytest.fixture
-def settings(tmp_path, monkeypatch):
-    """``configure(name, address)``: a config whose default destination is that one."""
-    outbox = tmp_path / "outbox"
-    monkeypatch.setenv("EZP2P_OUTBOX", str(outbox))
-    monkeypatch.delenv("EZP2P_AET", raising=False)
-
-    def configure(name: str, address: str):
-        path = tmp_path / "config.toml"
-        save_config(add_destination(Config(), name, address, default=True), path)
-        monkeypatch.setenv("EZP2P_CONFIG", str(path))
-        return outbox
-
-    return configure
 
 
 def film_and_photo(viewer):

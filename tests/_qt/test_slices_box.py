@@ -9,7 +9,6 @@ from qtpy.QtCore import Qt
 
 from napari_ezp2p._napari import menus
 from napari_ezp2p._qt.send_widget import SendWidget
-from napari_ezp2p.config import Config, add_destination, save_config
 from tests._qt.helpers import click
 
 STACK = np.random.default_rng(12).integers(0, 4000, size=(20, 256, 256), dtype=np.uint16)
@@ -17,15 +16,9 @@ HYPER = np.random.default_rng(4).integers(0, 255, size=(3, 5, 64, 64), dtype=np.
 
 
 @pytest.fixture
-def pacs(storescp, tmp_path, monkeypatch):
+def pacs(storescp, settings):
     """The storescp as the configured default destination."""
-    path = tmp_path / "config.toml"
-    save_config(
-        add_destination(Config(), "pacs", storescp.destination.address, default=True), path
-    )
-    monkeypatch.setenv("EZP2P_CONFIG", str(path))
-    monkeypatch.setenv("EZP2P_OUTBOX", str(tmp_path / "outbox"))
-    monkeypatch.delenv("EZP2P_AET", raising=False)
+    settings("pacs", storescp.destination.address)
     return storescp
 
 

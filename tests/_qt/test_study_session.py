@@ -9,7 +9,6 @@ import pytest
 from napari_ezp2p._napari.session import session_for
 from napari_ezp2p._qt.send_widget import SendWidget
 from napari_ezp2p._qt.study_widget import StudyWidget
-from napari_ezp2p.config import Config, add_destination, save_config
 
 from ..conftest import OUR_AE
 from .helpers import click, type_into
@@ -18,13 +17,10 @@ from .test_study_widget import run_query
 
 
 @pytest.fixture
-def pacs(orthanc, tmp_path, monkeypatch):
+def pacs(orthanc, settings, monkeypatch):
     """An Orthanc, the default destination of our own config and outbox."""
     server = orthanc()
-    path = tmp_path / "config.toml"
-    save_config(add_destination(Config(), "pacs", server.destination.address, default=True), path)
-    monkeypatch.setenv("EZP2P_CONFIG", str(path))
-    monkeypatch.setenv("EZP2P_OUTBOX", str(tmp_path / "outbox"))
+    settings("pacs", server.destination.address)
     monkeypatch.setenv("EZP2P_AET", OUR_AE)
     return server
 

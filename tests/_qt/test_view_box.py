@@ -14,21 +14,16 @@ from qtpy.QtCore import Qt
 from napari_ezp2p._napari.session import session_for
 from napari_ezp2p._qt.send_widget import SendWidget
 from napari_ezp2p._qt.view_box import CHOSEN_SLICES, EVERY_SLICE
-from napari_ezp2p.config import Config, add_destination, save_config
 from tests._napari.test_rendering import napari_colours
 from tests._qt.helpers import click
 from tests._qt.test_slices_box import choose, enter
 
 
 @pytest.fixture
-def pacs(orthanc, tmp_path, monkeypatch):
+def pacs(orthanc, settings):
     """An Orthanc, the default destination of this test's config and outbox."""
     server = orthanc()
-    path = tmp_path / "config.toml"
-    save_config(add_destination(Config(), "pacs", server.destination.address, default=True), path)
-    monkeypatch.setenv("EZP2P_CONFIG", str(path))
-    monkeypatch.setenv("EZP2P_OUTBOX", str(tmp_path / "outbox"))
-    monkeypatch.delenv("EZP2P_AET", raising=False)
+    settings("pacs", server.destination.address)
     return server
 
 
