@@ -73,6 +73,16 @@ def test_what_cannot_be_rendered_is_refused_with_the_reason(make_napari_viewer):
         render_view(viewer)
 
 
+def test_a_view_that_cannot_be_rendered_takes_no_send_from_the_session(make_napari_viewer):
+    viewer = make_napari_viewer(show=True)
+    viewer.add_image(np.zeros((8, 8), np.uint8))
+    viewer.dims.ndisplay = 3
+    session = session_for(viewer)
+    before = (session.study, session.metadata)
+    assert menus.send_view_to_pacs(viewer) is None  # refused: the viewer shows 3D
+    assert (session.study, session.metadata) == before
+
+
 def test_label_values_stay_values():
     small = label_values(np.array([[0, 3], [7, 255]], np.int32))
     assert small.dtype == np.uint8 and small.tolist() == [[0, 3], [7, 255]]

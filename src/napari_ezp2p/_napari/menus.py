@@ -17,6 +17,7 @@ import dataclasses
 import queue
 import threading
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import napari
@@ -142,7 +143,8 @@ def send_view_to_pacs(viewer: napari.Viewer) -> Any:
 
     session = session_for(viewer)
     try:
-        meta = _metadata_for(reference_layer(viewer), session)
+        layer = reference_layer(viewer)
+        meta = partial(_metadata_for, layer, session)
         job = view_send(viewer, meta, session.destinations, session.transfer_syntax)
     except RenderError as error:
         show_warning(f"{VIEW_TITLE}: {error}")

@@ -15,7 +15,7 @@ Annotation YES, conversion type WSD.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -130,18 +130,20 @@ def chosen_slices(viewer) -> tuple[int | None, list[int] | None]:
 
 def view_send(
     viewer,
-    metadata: Metadata,
+    metadata: Callable[[], Metadata],
     destinations: Sequence[str] = (),
     transfer_syntax: str = "",
     axis: int | None = None,
     indices: Sequence[int] | None = None,
 ) -> LayerSend:
-    """Render the view (main thread) and the job that sends it, in ``metadata``'s study
-    but a series of its own (the rendering is another thing than the raw image)."""
+    """Render the view (main thread) and the job that sends it, in the study of
+    ``metadata()`` but a series of its own (the rendering is another thing than the raw
+    image). ``metadata`` is called once the view is rendered: a view that cannot be
+    rendered takes no send from the session's study."""
     view = RenderedView(
         RENDERED_VIEW, render_view(viewer, axis, indices), view_description(viewer)
     )
-    own_series = dataclasses.replace(metadata, series_instance_uid="")
+    own_series = dataclasses.replace(metadata(), series_instance_uid="")
     return LayerSend((), own_series, tuple(destinations), transfer_syntax, views=(view,))
 
 

@@ -8,6 +8,7 @@ slice); encoding and sending run in the dock's worker.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 from napari.utils.notifications import show_error
@@ -79,7 +80,7 @@ class ViewBox(QGroupBox):
                 axis, indices = chosen_slices(dock.viewer)
             job = view_send(
                 dock.viewer,
-                metadata_for_send(dock.session),
+                partial(metadata_for_send, dock.session),
                 tuple(dock.checked_destinations()),
                 dock.ts_combo.currentData() or "",
                 axis,
